@@ -1,0 +1,52 @@
+//! Operational Transformation for plain text.
+//!
+//! An [`Operation`] is a sequence of retain / insert / delete components over the Unicode scalar
+//! values (code points) of a document. This crate gives the algebra that a collaborative editor
+//! needs and nothing else — no I/O, no async:
+//!
+//! - [`Operation::apply`] (on a `&str`) and [`Document::apply`] (on a rope, O(components · log n));
+//! - [`Operation::compose`] and [`Operation::compose_all`] (balanced, for long histories);
+//! - [`transform`] with an explicit tie-break [`Side`], and [`transform_through`] for catching an
+//!   operation up with a history;
+//! - [`Operation::invert`] (undo);
+//! - [`transform_index`] / [`transform_selection`] for cursors;
+//! - the JSON wire format ([`CheckedOp`], serde impls): `[5, "abc", -3, 7]`.
+//!
+//! # Laws
+//! For a document `s` and operations `a`, `b` applicable to it (all checked by the property
+//! tests in `ot/tests/`):
+//! - compose: `apply(apply(s, a), b) == apply(s, compose(a, b))`, and compose is associative;
+//! - transform (TP1): with `(a′, b′) = transform(a, b, side)`,
+//!   `apply(apply(s, a), b′) == apply(apply(s, b), a′)` and `compose(a, b′) == compose(b, a′)`;
+//! - invert: `apply(apply(s, o), invert(o, s)) == s`;
+//! - transforming through a list equals transforming through its composition.
+//!
+//! ```
+//! use ot::{transform, Operation, Side};
+//! let s = "hello";
+//! let a = Operation::splice(5, 0, 0, "Oh, ").unwrap();
+//! let b = Operation::splice(5, 5, 0, "!").unwrap();
+//! let (a2, b2) = transform(&a, &b, Side::Left).unwrap();
+//! let one = b2.apply(&a.apply(s).unwrap()).unwrap();
+//! let two = a2.apply(&b.apply(s).unwrap()).unwrap();
+//! assert_eq!(one, "Oh, hello!");
+//! assert_eq!(one, two);
+//! assert_eq!(a.compose(&b2).unwrap(), b.compose(&a2).unwrap());
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod document;
+mod error;
+mod operation;
+mod text;
+mod transform;
+mod wire;
+
+pub use document::{Document, TextSource};
+pub use error::{ComponentError, OtError, WireError};
+pub use operation::{Component, Operation};
+pub use transform::{
+    transform, transform_index, transform_selection, transform_through, Bias, Selection, Side,
+};
+pub use wire::{CheckedOp, DeleteCheck};
