@@ -1,1 +1,62 @@
-fn main() {}
+//! The `otterdoc` binary: `otterdoc serve [flags]` runs the server until SIGINT/SIGTERM, then
+//! shuts down gracefully and exits 0.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use otterdoc::{Config, Server};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "otterdoc", version, about = "Collaborative text editing over STOMP/WebSocket, with full history")]
+struct Cli {
+    #[command(subcommand)]
+    command: CliCommand,
+}
+
+#[derive(Subcommand)]
+enum CliCommand {
+    /// Run the server.
+    Serve(Config),
+}
+
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        CliCommand::Serve(config) => {
+            let server = Server::start(config).await.context("otterdoc could not start")?;
+            // One machine-readable line, so scripts (and tests) can find a port chosen with :0.
+            println!("otterdoc listening on {}", server.local_addr());
+            terminated().await;
+            tracing::info!("signal received, shutting down");
+            server.shutdown().await;
+        }
+    }
+    Ok(())
+}

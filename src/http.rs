@@ -1,0 +1,246 @@
+//! The HTTP routes: reading documents at any version, paging through their history, submitting
+//! an op without a WebSocket, health, and the upgrade to the STOMP WebSocket at `/ws`. Every
+//! error is `{"error":{"code","message"}}` with a 4xx/5xx status; the routes are listed in
+//! `docs/http.md`.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+use crate::doc_id::DocId;
+use crate::document::DocumentRegistry;
+use crate::protocol::{http_error_json, ErrorCode, Rejection, Submission};
+use crate::session::{self, SessionContext, ANONYMOUS};
+
+/// Ops per page of `GET /docs/<id>/ops` when `limit` is not given.
+pub const DEFAULT_OPS_LIMIT: usize = 100;
+/// Largest page of `GET /docs/<id>/ops`; larger `limit`s are clamped to it.
+pub const MAX_OPS_LIMIT: usize = 1000;
+
+/// STOMP WebSocket subprotocols, best first.
+const SUBPROTOCOLS: [&str; 3] = ["v12.stomp", "v11.stomp", "v10.stomp"];
+
+fn json(status: u16, value: &serde_json::Value) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    warp::reply::with_status(warp::reply::json(value), status).into_response()
+}
+
+fn error(rejection: &Rejection) -> Response {
+    json(rejection.code.http_status(), &http_error_json(rejection))
+}
+
+fn invalid_query(message: String) -> Rejection {
+    Rejection::new(ErrorCode::InvalidQuery, message)
+}
+
+fn storage(err: crate::storage::StorageError) -> Rejection {
+    Rejection::new(ErrorCode::Internal, err.to_string())
+}
+
+/// Reads an optional non-negative integer query parameter.
+fn query_u64(query: &HashMap<String, String>, name: &str) -> Result<Option<u64>, Rejection> {
+    match query.get(name) {
+        None => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| {
+            invalid_query(format!("query parameter {name}={v:?} is not a non-negative integer"))
+        }),
+    }
+}
+
+fn not_found(doc: &DocId) -> Rejection {
+    Rejection::new(
+        ErrorCode::NotFound,
+        format!("document {doc} has never had an operation"),
+    )
+}
+
+/// `GET /docs/<id>[?version=n | ?at=ms]`.
+async fn get_doc(
+    registry: DocumentRegistry,
+    id: String,
+    query: HashMap<String, String>,
+) -> Result<serde_json::Value, Rejection> {
+    let doc = DocId::parse(&id)?;
+    let version = query_u64(&query, "version")?;
+    let at = query_u64(&query, "at")?;
+    let log = registry.log();
+    let (version, content) = match (version, at) {
+        (Some(_), Some(_)) => {
+            return Err(invalid_query("give either version or at, not both".into()));
+        }
+        (None, None) => {
+            let (version, content) = registry.snapshot(&doc).await?;
+            if version == 0 {
+                return Err(not_found(&doc));
+            }
+            (version, content)
+        }
+        (Some(version), None) => {
+            let head = log.head(&doc).map_err(storage)?;
+            if head == 0 {
+                return Err(not_found(&doc));
+            }
+            if version > head {
+                return Err(Rejection::new(
+                    ErrorCode::VersionInFuture,
+                    format!("version {version} is after document {doc}'s current version {head}"),
+                ));
+            }
+            (version, log.content_at(&doc, version).map_err(storage)?.to_string())
+        }
+        (None, Some(at)) => {
+            if log.head(&doc).map_err(storage)? == 0 {
+                return Err(not_found(&doc));
+            }
+            let version = log.version_at_time(&doc, at).map_err(storage)?;
+            (version, log.content_at(&doc, version).map_err(storage)?.to_string())
+        }
+    };
+    Ok(serde_json::json!({"doc": doc.as_str(), "version": version, "content": content}))
+}
+
+/// `GET /docs/<id>/ops?from=v&limit=k`.
+async fn get_ops(
+    registry: DocumentRegistry,
+    id: String,
+    query: HashMap<String, String>,
+) -> Result<serde_json::Value, Rejection> {
+    let doc = DocId::parse(&id)?;
+    let from = query_u64(&query, "from")?.unwrap_or(0);
+    let limit = match query_u64(&query, "limit")? {
+        None => DEFAULT_OPS_LIMIT,
+        Some(0) => return Err(invalid_query("limit must be at least 1".into())),
+        Some(k) => usize::try_from(k).unwrap_or(MAX_OPS_LIMIT).min(MAX_OPS_LIMIT),
+    };
+    let log = registry.log();
+    let head = log.head(&doc).map_err(storage)?;
+    if head == 0 {
+        return Err(not_found(&doc));
+    }
+    if from > head {
+        return Err(Rejection::new(
+            ErrorCode::VersionInFuture,
+            format!("from={from} is after document {doc}'s current version {head}"),
+        ));
+    }
+    let ops = log.ops(&doc, from, head, limit).map_err(storage)?;
+    let last = ops.last().map_or(from, |r| r.version);
+    let next = (last < head).then_some(last);
+    Ok(serde_json::json!({"doc": doc.as_str(), "ops": ops, "next": next}))
+}
+
+/// `POST /docs/<id>/ops` with a submission body.
+async fn post_op(
+    registry: DocumentRegistry,
+    id: String,
+    body: Bytes,
+) -> Result<serde_json::Value, Rejection> {
+    let doc = DocId::parse(&id)?;
+    let submission = Submission::parse(&body, registry.config().max_op_bytes).map_err(|(r, _)| r)?;
+    let applied = registry.submit(&doc, submission, ANONYMOUS).await?;
+    Ok(serde_json::json!({"version": applied.version, "op": applied.op}))
+}
+
+fn respond(result: Result<serde_json::Value, Rejection>) -> Response {
+    match result {
+        Ok(value) => json(200, &value),
+        Err(rejection) => error(&rejection),
+    }
+}
+
+/// Picks the best STOMP subprotocol the client offered, if any.
+fn choose_subprotocol(offered: Option<&str>) -> Option<&'static str> {
+    let offered: Vec<&str> = offered?.split(',').map(str::trim).collect();
+    SUBPROTOCOLS.into_iter().find(|p| offered.contains(p))
+}
+
+/// Turns warp's own rejections (no route, wrong method, body too large…) into JSON errors.
+async fn recover(rejection: warp::Rejection) -> Result<Response, Infallible> {
+    let (code, message) = if rejection.is_not_found() {
+        (ErrorCode::RouteNotFound, "no such route".to_owned())
+    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
+        (ErrorCode::OpTooLarge, "the request body is over the op size limit".to_owned())
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        (ErrorCode::MethodNotAllowed, "this route does not take that HTTP method".to_owned())
+    } else if rejection.find::<warp::reject::LengthRequired>().is_some() {
+        (ErrorCode::LengthRequired, "a content-length header is required".to_owned())
+    } else {
+        (ErrorCode::BadRequest, format!("{rejection:?}"))
+    };
+    Ok(error(&Rejection::new(code, message)))
+}
+
+/// Every route of the server.
+pub fn routes(
+    registry: DocumentRegistry,
+    sessions: SessionContext,
+) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
+    let with_registry = {
+        let registry = registry.clone();
+        warp::any().map(move || registry.clone())
+    };
+    let healthz = warp::path!("healthz")
+        .and(warp::get())
+        .map(|| json(200, &serde_json::json!({"status": "ok"})));
+    let get_doc = warp::path!("docs" / String)
+        .and(warp::get())
+        .and(warp::query::<HashMap<String, String>>())
+        .and(with_registry.clone())
+        .then(|id, query, registry| async move { respond(get_doc(registry, id, query).await) });
+    let get_ops = warp::path!("docs" / String / "ops")
+        .and(warp::get())
+        .and(warp::query::<HashMap<String, String>>())
+        .and(with_registry.clone())
+        .then(|id, query, registry| async move { respond(get_ops(registry, id, query).await) });
+    let max_body = registry.config().max_op_bytes as u64;
+    let post_op = warp::path!("docs" / String / "ops")
+        .and(warp::post())
+        .and(warp::body::content_length_limit(max_body))
+        .and(warp::body::bytes())
+        .and(with_registry)
+        .then(|id, body, registry| async move { respond(post_op(registry, id, body).await) });
+    let max_message = registry.config().max_frame_bytes.saturating_mul(4).max(64 * 1024);
+    let ws = warp::path!("ws")
+        .and(warp::ws())
+        .and(warp::header::optional::<String>("sec-websocket-protocol"))
+        .map(move |ws: warp::ws::Ws, offered: Option<String>| {
+            let ctx = sessions.clone();
+            let reply = ws
+                .max_message_size(max_message)
+                .on_upgrade(move |socket| session::run(socket, ctx));
+            match choose_subprotocol(offered.as_deref()) {
+                Some(protocol) => {
+                    warp::reply::with_header(reply, "sec-websocket-protocol", protocol).into_response()
+                }
+                None => reply.into_response(),
+            }
+        });
+    healthz
+        .or(get_doc)
+        .unify()
+        .or(get_ops)
+        .unify()
+        .or(post_op)
+        .unify()
+        .or(ws)
+        .unify()
+        .recover(recover)
+        .unify()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_the_best_offered_subprotocol() {
+        assert_eq!(choose_subprotocol(Some("v10.stomp, v12.stomp")), Some("v12.stomp"));
+        assert_eq!(choose_subprotocol(Some("v11.stomp")), Some("v11.stomp"));
+        assert_eq!(choose_subprotocol(Some("mqtt")), None);
+        assert_eq!(choose_subprotocol(None), None);
+    }
+}
