@@ -46,7 +46,9 @@ fn query_u64(query: &HashMap<String, String>, name: &str) -> Result<Option<u64>,
     match query.get(name) {
         None => Ok(None),
         Some(v) => v.parse().map(Some).map_err(|_| {
-            invalid_query(format!("query parameter {name}={v:?} is not a non-negative integer"))
+            invalid_query(format!(
+                "query parameter {name}={v:?} is not a non-negative integer"
+            ))
         }),
     }
 }
@@ -90,14 +92,20 @@ async fn get_doc(
                     format!("version {version} is after document {doc}'s current version {head}"),
                 ));
             }
-            (version, log.content_at(&doc, version).map_err(storage)?.to_string())
+            (
+                version,
+                log.content_at(&doc, version).map_err(storage)?.to_string(),
+            )
         }
         (None, Some(at)) => {
             if log.head(&doc).map_err(storage)? == 0 {
                 return Err(not_found(&doc));
             }
             let version = log.version_at_time(&doc, at).map_err(storage)?;
-            (version, log.content_at(&doc, version).map_err(storage)?.to_string())
+            (
+                version,
+                log.content_at(&doc, version).map_err(storage)?.to_string(),
+            )
         }
     };
     Ok(serde_json::json!({"doc": doc.as_str(), "version": version, "content": content}))
@@ -114,7 +122,9 @@ async fn get_ops(
     let limit = match query_u64(&query, "limit")? {
         None => DEFAULT_OPS_LIMIT,
         Some(0) => return Err(invalid_query("limit must be at least 1".into())),
-        Some(k) => usize::try_from(k).unwrap_or(MAX_OPS_LIMIT).min(MAX_OPS_LIMIT),
+        Some(k) => usize::try_from(k)
+            .unwrap_or(MAX_OPS_LIMIT)
+            .min(MAX_OPS_LIMIT),
     };
     let log = registry.log();
     let head = log.head(&doc).map_err(storage)?;
@@ -140,7 +150,8 @@ async fn post_op(
     body: Bytes,
 ) -> Result<serde_json::Value, Rejection> {
     let doc = DocId::parse(&id)?;
-    let submission = Submission::parse(&body, registry.config().max_op_bytes).map_err(|(r, _)| r)?;
+    let submission =
+        Submission::parse(&body, registry.config().max_op_bytes).map_err(|(r, _)| r)?;
     let applied = registry.submit(&doc, submission, ANONYMOUS).await?;
     Ok(serde_json::json!({"version": applied.version, "op": applied.op}))
 }
@@ -163,11 +174,22 @@ async fn recover(rejection: warp::Rejection) -> Result<Response, Infallible> {
     let (code, message) = if rejection.is_not_found() {
         (ErrorCode::RouteNotFound, "no such route".to_owned())
     } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
-        (ErrorCode::OpTooLarge, "the request body is over the op size limit".to_owned())
-    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-        (ErrorCode::MethodNotAllowed, "this route does not take that HTTP method".to_owned())
+        (
+            ErrorCode::OpTooLarge,
+            "the request body is over the op size limit".to_owned(),
+        )
     } else if rejection.find::<warp::reject::LengthRequired>().is_some() {
-        (ErrorCode::LengthRequired, "a content-length header is required".to_owned())
+        // Checked before MethodNotAllowed: a POST without a length to /docs/<id>/ops is also
+        // rejected (for its method) by the GET route on the same path, which must not win.
+        (
+            ErrorCode::LengthRequired,
+            "a content-length header is required".to_owned(),
+        )
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        (
+            ErrorCode::MethodNotAllowed,
+            "this route does not take that HTTP method".to_owned(),
+        )
     } else {
         (ErrorCode::BadRequest, format!("{rejection:?}"))
     };
@@ -203,7 +225,11 @@ pub fn routes(
         .and(warp::body::bytes())
         .and(with_registry)
         .then(|id, body, registry| async move { respond(post_op(registry, id, body).await) });
-    let max_message = registry.config().max_frame_bytes.saturating_mul(4).max(64 * 1024);
+    let max_message = registry
+        .config()
+        .max_frame_bytes
+        .saturating_mul(4)
+        .max(64 * 1024);
     let ws = warp::path!("ws")
         .and(warp::ws())
         .and(warp::header::optional::<String>("sec-websocket-protocol"))
@@ -214,7 +240,8 @@ pub fn routes(
                 .on_upgrade(move |socket| session::run(socket, ctx));
             match choose_subprotocol(offered.as_deref()) {
                 Some(protocol) => {
-                    warp::reply::with_header(reply, "sec-websocket-protocol", protocol).into_response()
+                    warp::reply::with_header(reply, "sec-websocket-protocol", protocol)
+                        .into_response()
                 }
                 None => reply.into_response(),
             }
@@ -238,7 +265,10 @@ mod tests {
 
     #[test]
     fn picks_the_best_offered_subprotocol() {
-        assert_eq!(choose_subprotocol(Some("v10.stomp, v12.stomp")), Some("v12.stomp"));
+        assert_eq!(
+            choose_subprotocol(Some("v10.stomp, v12.stomp")),
+            Some("v12.stomp")
+        );
         assert_eq!(choose_subprotocol(Some("v11.stomp")), Some("v11.stomp"));
         assert_eq!(choose_subprotocol(Some("mqtt")), None);
         assert_eq!(choose_subprotocol(None), None);

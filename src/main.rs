@@ -7,7 +7,11 @@ use otterdoc::{Config, Server};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(name = "otterdoc", version, about = "Collaborative text editing over STOMP/WebSocket, with full history")]
+#[command(
+    name = "otterdoc",
+    version,
+    about = "Collaborative text editing over STOMP/WebSocket, with full history"
+)]
 struct Cli {
     #[command(subcommand)]
     command: CliCommand,
@@ -44,13 +48,17 @@ async fn terminated() {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     match cli.command {
         CliCommand::Serve(config) => {
-            let server = Server::start(config).await.context("otterdoc could not start")?;
+            let server = Server::start(config)
+                .await
+                .context("otterdoc could not start")?;
             // One machine-readable line, so scripts (and tests) can find a port chosen with :0.
             println!("otterdoc listening on {}", server.local_addr());
             terminated().await;

@@ -53,6 +53,28 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in the order `docs/protocol.md` lists them.
+    pub const ALL: [ErrorCode; 18] = [
+        ErrorCode::MalformedBody,
+        ErrorCode::InvalidOp,
+        ErrorCode::InvalidDocId,
+        ErrorCode::UnknownDestination,
+        ErrorCode::VersionInFuture,
+        ErrorCode::OpDoesNotFit,
+        ErrorCode::DeleteMismatch,
+        ErrorCode::OpTooLarge,
+        ErrorCode::DocumentTooLarge,
+        ErrorCode::NotFound,
+        ErrorCode::InvalidQuery,
+        ErrorCode::TransactionAborted,
+        ErrorCode::Unavailable,
+        ErrorCode::RouteNotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::LengthRequired,
+        ErrorCode::BadRequest,
+        ErrorCode::Internal,
+    ];
+
     /// The code as it appears on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -149,11 +171,17 @@ pub struct SubmissionIds {
 
 impl Submission {
     /// Parses a submission body. `max_op_bytes` caps the body size.
-    pub fn parse(body: &[u8], max_op_bytes: usize) -> Result<Submission, (Rejection, SubmissionIds)> {
+    pub fn parse(
+        body: &[u8],
+        max_op_bytes: usize,
+    ) -> Result<Submission, (Rejection, SubmissionIds)> {
         if body.len() > max_op_bytes {
             let err = Rejection::new(
                 ErrorCode::OpTooLarge,
-                format!("the operation is {} bytes, over the {max_op_bytes}-byte limit", body.len()),
+                format!(
+                    "the operation is {} bytes, over the {max_op_bytes}-byte limit",
+                    body.len()
+                ),
             );
             return Err((err, SubmissionIds::default()));
         }
@@ -295,7 +323,8 @@ mod tests {
 
     #[test]
     fn parses_a_submission_and_names_what_is_wrong() {
-        let ok = Submission::parse(br#"{"client":"c1","seq":4,"base":0,"op":["hi"]}"#, 1000).unwrap();
+        let ok =
+            Submission::parse(br#"{"client":"c1","seq":4,"base":0,"op":["hi"]}"#, 1000).unwrap();
         assert_eq!((ok.client.as_str(), ok.seq, ok.base), ("c1", 4, 0));
         let cases: [(&[u8], ErrorCode); 6] = [
             (b"nope", ErrorCode::MalformedBody),
@@ -309,7 +338,14 @@ mod tests {
             let (err, _) = Submission::parse(body, 60).unwrap_err();
             assert_eq!(err.code, code, "{}", String::from_utf8_lossy(body));
         }
-        let (_, ids) = Submission::parse(br#"{"client":"c9","seq":7,"base":0,"op":null}"#, 100).unwrap_err();
-        assert_eq!(ids, SubmissionIds { client: Some("c9".into()), seq: Some(7) });
+        let (_, ids) =
+            Submission::parse(br#"{"client":"c9","seq":7,"base":0,"op":null}"#, 100).unwrap_err();
+        assert_eq!(
+            ids,
+            SubmissionIds {
+                client: Some("c9".into()),
+                seq: Some(7)
+            }
+        );
     }
 }

@@ -71,18 +71,29 @@ impl Server {
             alive,
         };
         let routes = crate::http::routes(registry.clone(), sessions);
-        let mut signal = shutdown_rx;
+        let mut signal = shutdown_rx.clone();
+        let mut drain_signal = shutdown_rx;
         let server = warp::serve(routes).incoming(listener).graceful(async move {
             crate::session::stopped(&mut signal).await;
         });
         let task = tokio::spawn(async move {
-            // Ends after the shutdown signal, once in-flight HTTP requests are answered.
-            let http_done = tokio::time::timeout(DRAIN_TIMEOUT, server.run()).await;
-            if http_done.is_err() {
-                tracing::warn!("HTTP connections still open after the drain timeout");
+            // Ends after the shutdown signal, once in-flight HTTP requests are answered. The
+            // drain timeout starts at the signal, not when the server starts serving.
+            let run = server.run();
+            tokio::pin!(run);
+            tokio::select! {
+                () = &mut run => {}
+                () = crate::session::stopped(&mut drain_signal) => {
+                    if tokio::time::timeout(DRAIN_TIMEOUT, &mut run).await.is_err() {
+                        tracing::warn!("HTTP connections still open after the drain timeout");
+                    }
+                }
             }
             // Every session (and its subscription tasks) holds an `alive` sender.
-            if tokio::time::timeout(DRAIN_TIMEOUT, all_closed.recv()).await.is_err() {
+            if tokio::time::timeout(DRAIN_TIMEOUT, all_closed.recv())
+                .await
+                .is_err()
+            {
                 tracing::warn!("sessions still open after the drain timeout");
             }
             registry.shutdown().await;

@@ -142,7 +142,9 @@ pub async fn run(ws: WebSocket, ctx: SessionContext) {
     };
     let mut parser = FrameParser::new(max_frame);
     loop {
-        let silence = session.read_timeout.unwrap_or(Duration::from_secs(60 * 60 * 24 * 365));
+        let silence = session
+            .read_timeout
+            .unwrap_or(Duration::from_secs(60 * 60 * 24 * 365));
         tokio::select! {
             incoming = tokio::time::timeout(silence, stream.next()) => {
                 let msg = match incoming {
@@ -151,7 +153,13 @@ pub async fn run(ws: WebSocket, ctx: SessionContext) {
                         session.fatal(format!("no data or heart-beat from the client for {ms} ms")).await;
                         break;
                     }
-                    Ok(None) | Ok(Some(Err(_))) => break,
+                    Ok(None) => break,
+                    Ok(Some(Err(err))) => {
+                        // E.g. a message over the WebSocket size limit: say why before closing
+                        // (on a dead socket the write just fails), never close silently.
+                        session.fatal(format!("invalid WebSocket message: {err}")).await;
+                        break;
+                    }
                     Ok(Some(Ok(msg))) => msg,
                 };
                 if msg.is_close() {
@@ -250,14 +258,18 @@ impl Session {
                 Command::Connect | Command::Stomp => self.connect(&frame).await.map(|()| true),
                 other => Err(violation(
                     &frame,
-                    format!("expected CONNECT or STOMP as the first frame, got {}", other.as_str()),
+                    format!(
+                        "expected CONNECT or STOMP as the first frame, got {}",
+                        other.as_str()
+                    ),
                 )),
             };
         }
         match frame.command {
-            Command::Connect | Command::Stomp => {
-                Err(violation(&frame, "already connected: CONNECT may be sent only once"))
-            }
+            Command::Connect | Command::Stomp => Err(violation(
+                &frame,
+                "already connected: CONNECT may be sent only once",
+            )),
             Command::Send => self.on_send(frame).await.map(|()| true),
             Command::Subscribe => self.on_subscribe(&frame).await.map(|()| true),
             Command::Unsubscribe => {
@@ -265,7 +277,9 @@ impl Session {
                 match self.subscriptions.remove(id) {
                     Some(Subscription::Doc(task)) => task.abort(),
                     Some(Subscription::Errors) => self.errors_subscription = None,
-                    None => return Err(violation(&frame, format!("no subscription with id {id:?}"))),
+                    None => {
+                        return Err(violation(&frame, format!("no subscription with id {id:?}")))
+                    }
                 }
                 self.receipt_in_order(&frame);
                 Ok(true)
@@ -278,7 +292,10 @@ impl Session {
             Command::Begin => {
                 let tx = required(&frame, "transaction")?;
                 if self.transactions.contains_key(tx) {
-                    return Err(violation(&frame, format!("transaction {tx:?} is already open")));
+                    return Err(violation(
+                        &frame,
+                        format!("transaction {tx:?} is already open"),
+                    ));
                 }
                 self.transactions.insert(tx.to_owned(), Vec::new());
                 self.receipt_in_order(&frame);
@@ -332,7 +349,10 @@ impl Session {
             }
             other => Err(violation(
                 &frame,
-                format!("{} is a server frame; a client may not send it", other.as_str()),
+                format!(
+                    "{} is a server frame; a client may not send it",
+                    other.as_str()
+                ),
             )),
         }
     }
@@ -359,8 +379,16 @@ impl Session {
         let ours = self.ctx.registry.config().heartbeat_ms;
         // STOMP 1.2 §Heart-beating: each direction runs at the larger of what one side can do
         // and the other wants, and is off if either says 0.
-        let send_every = if ours == 0 || client_wants == 0 { 0 } else { ours.max(client_wants) };
-        let expect_every = if ours == 0 || client_sends == 0 { 0 } else { ours.max(client_sends) };
+        let send_every = if ours == 0 || client_wants == 0 {
+            0
+        } else {
+            ours.max(client_wants)
+        };
+        let expect_every = if ours == 0 || client_sends == 0 {
+            0
+        } else {
+            ours.max(client_sends)
+        };
         self.read_timeout = (expect_every > 0).then(|| Duration::from_millis(expect_every * 2));
         let connected = StompFrame::new(Command::Connected)
             .with_header("version", *version)
@@ -371,7 +399,8 @@ impl Session {
         self.connected = true;
         self.send(Outbound::Frame(connected)).await;
         if send_every > 0 {
-            self.send(Outbound::HeartBeat(Duration::from_millis(send_every))).await;
+            self.send(Outbound::HeartBeat(Duration::from_millis(send_every)))
+                .await;
         }
         if let Some(receipt) = frame.header("receipt") {
             self.send(Outbound::Frame(receipt_frame(receipt))).await;
@@ -496,7 +525,8 @@ impl Session {
                     }
                     if let Some(sub) = self.errors_subscription.clone() {
                         self.error_messages += 1;
-                        let body = error_event_json(&rejection, doc.as_deref(), &ids, receipt.as_deref());
+                        let body =
+                            error_event_json(&rejection, doc.as_deref(), &ids, receipt.as_deref());
                         let frame = StompFrame::new(Command::Message)
                             .with_header("destination", ERRORS_DESTINATION)
                             .with_header("subscription", sub)
@@ -515,7 +545,10 @@ impl Session {
         let id = required(frame, "id")?.to_owned();
         let destination = required(frame, "destination")?.to_owned();
         if self.subscriptions.contains_key(&id) {
-            return Err(violation(frame, format!("subscription id {id:?} is already in use")));
+            return Err(violation(
+                frame,
+                format!("subscription id {id:?} is already in use"),
+            ));
         }
         if destination == ERRORS_DESTINATION {
             self.errors_subscription = Some(id.clone());
@@ -535,7 +568,10 @@ impl Session {
         let known = match frame.header("version") {
             None => None,
             Some(v) => Some(v.parse::<u64>().map_err(|_| {
-                violation(frame, format!("version header {v:?} is not a non-negative integer"))
+                violation(
+                    frame,
+                    format!("version header {v:?} is not a non-negative integer"),
+                )
             })?),
         };
         let subscribed = self
@@ -615,7 +651,10 @@ fn doc_of(frame: &StompFrame) -> Option<String> {
 fn submission_ids(frame: &StompFrame) -> SubmissionIds {
     let value: serde_json::Value = serde_json::from_slice(&frame.body).unwrap_or_default();
     SubmissionIds {
-        client: value.get("client").and_then(|v| v.as_str()).map(str::to_owned),
+        client: value
+            .get("client")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned),
         seq: value.get("seq").and_then(serde_json::Value::as_u64),
     }
 }
@@ -664,12 +703,20 @@ async fn write_loop(
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => break,
                 Err(_) => {
-                    tracing::warn!(timeout_ms = write_timeout.as_millis() as u64, "closing a connection whose writes stalled");
+                    tracing::warn!(
+                        timeout_ms = write_timeout.as_millis() as u64,
+                        "closing a connection whose writes stalled"
+                    );
                     let frame = StompFrame::new(Command::Error).with_header(
                         "message",
-                        format!("write timeout: the client read nothing for {} ms", write_timeout.as_millis()),
+                        format!(
+                            "write timeout: the client read nothing for {} ms",
+                            write_timeout.as_millis()
+                        ),
                     );
-                    let _ = tokio::time::timeout(Duration::from_millis(100), sink.send(encode(&frame))).await;
+                    let _ =
+                        tokio::time::timeout(Duration::from_millis(100), sink.send(encode(&frame)))
+                            .await;
                     break;
                 }
             }

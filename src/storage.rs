@@ -165,7 +165,11 @@ impl OpLog {
         doc: &DocId,
         version: u64,
     ) -> Result<(u64, String), StorageError> {
-        match self.snapshots.range(key(doc, 0)..=key(doc, version)).next_back() {
+        match self
+            .snapshots
+            .range(key(doc, 0)..=key(doc, version))
+            .next_back()
+        {
             Some(entry) => {
                 let (k, v) = entry?;
                 let at = version_of(doc, &k)?;

@@ -11,8 +11,16 @@ async fn submit_and_receive_an_op() {
     let before = c.subscribe_confirmed("s1", "/topic/doc/hello", &[]).await;
     assert_eq!(before.len(), 1);
     let snap = common::stomp_client::body_json(&before[0]);
-    assert_eq!(snap, json!({"type":"snapshot","doc":"hello","version":0,"content":""}));
-    c.send_op("hello", &json!({"client":"c1","seq":1,"base":0,"op":["hi"]}), Some("r1")).await;
+    assert_eq!(
+        snap,
+        json!({"type":"snapshot","doc":"hello","version":0,"content":""})
+    );
+    c.send_op(
+        "hello",
+        &json!({"client":"c1","seq":1,"base":0,"op":["hi"]}),
+        Some("r1"),
+    )
+    .await;
     let (frames, receipt) = c.until_receipt("r1").await;
     assert_eq!(receipt.header("version"), Some("1"));
     let mut all = frames;

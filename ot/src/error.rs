@@ -7,7 +7,9 @@ use thiserror::Error;
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum OtError {
     /// The operation spans a document of a different length than the one it is applied to.
-    #[error("operation applies to a document of {expected} characters, but the document has {actual}")]
+    #[error(
+        "operation applies to a document of {expected} characters, but the document has {actual}"
+    )]
     BaseLengthMismatch {
         /// Length the operation spans.
         expected: usize,
@@ -23,7 +25,9 @@ pub enum OtError {
         second_base: usize,
     },
     /// `transform(a, b)` where `a` and `b` do not apply to the same document.
-    #[error("cannot transform: the operations apply to documents of {left} and {right} characters")]
+    #[error(
+        "cannot transform: the operations apply to documents of {left} and {right} characters"
+    )]
     TransformBaseMismatch {
         /// `a.base_len()`.
         left: usize,
@@ -31,7 +35,9 @@ pub enum OtError {
         right: usize,
     },
     /// A range that does not lie inside the document.
-    #[error("range of {len} characters at {start} does not fit in a document of {doc_len} characters")]
+    #[error(
+        "range of {len} characters at {start} does not fit in a document of {doc_len} characters"
+    )]
     RangeOutOfBounds {
         /// Start of the range.
         start: usize,

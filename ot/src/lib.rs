@@ -19,7 +19,11 @@
 //! - transform (TP1): with `(a′, b′) = transform(a, b, side)`,
 //!   `apply(apply(s, a), b′) == apply(apply(s, b), a′)` and `compose(a, b′) == compose(b, a′)`;
 //! - invert: `apply(apply(s, o), invert(o, s)) == s`;
-//! - transforming through a list equals transforming through its composition.
+//! - transforming through a list is transforming through each element in turn, and converges:
+//!   with `op″ = transform_through(op, h, side)` and `h′` the list transformed through `op`,
+//!   `compose(compose_all(h), op″) == compose(op, compose_all(h′))`. (It equals transforming
+//!   through the list's composition only when `op` or the list inserts nothing: composing loses
+//!   the order of an insert and a delete at one position, which a tie-break depends on.)
 //!
 //! ```
 //! use ot::{transform, Operation, Side};

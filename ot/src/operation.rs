@@ -192,16 +192,25 @@ impl Operation {
     /// let op = ot::Operation::splice(5, 1, 1, "X").unwrap();
     /// assert_eq!(op.apply("hello").unwrap(), "hXllo");
     /// ```
-    pub fn splice(doc_len: usize, pos: usize, delete: usize, insert: &str) -> Result<Self, OtError> {
-        let end = pos.checked_add(delete).filter(|&e| e <= doc_len).ok_or(
-            OtError::RangeOutOfBounds {
-                start: pos,
-                len: delete,
-                doc_len,
-            },
-        )?;
+    pub fn splice(
+        doc_len: usize,
+        pos: usize,
+        delete: usize,
+        insert: &str,
+    ) -> Result<Self, OtError> {
+        let end =
+            pos.checked_add(delete)
+                .filter(|&e| e <= doc_len)
+                .ok_or(OtError::RangeOutOfBounds {
+                    start: pos,
+                    len: delete,
+                    doc_len,
+                })?;
         let mut op = Self::with_capacity(4);
-        op.retain(pos).insert(insert).delete(delete).retain(doc_len - end);
+        op.retain(pos)
+            .insert(insert)
+            .delete(delete)
+            .retain(doc_len - end);
         Ok(op)
     }
 

@@ -51,7 +51,11 @@ impl Side {
 /// assert_eq!(left, "aXYbc");
 /// assert_eq!(left, right);
 /// ```
-pub fn transform(a: &Operation, b: &Operation, side: Side) -> Result<(Operation, Operation), OtError> {
+pub fn transform(
+    a: &Operation,
+    b: &Operation,
+    side: Side,
+) -> Result<(Operation, Operation), OtError> {
     if a.base_len() != b.base_len() {
         return Err(OtError::TransformBaseMismatch {
             left: a.base_len(),
@@ -116,8 +120,18 @@ pub fn transform(a: &Operation, b: &Operation, side: Side) -> Result<(Operation,
 /// result of the one before, the first to `op`'s base) — what a server does to catch an
 /// operation up with everything it has not seen. `side` is `op`'s side in every step.
 ///
-/// Equals transforming `op` against the composition of `history`.
-pub fn transform_through<'a, I>(op: &Operation, history: I, side: Side) -> Result<Operation, OtError>
+/// This is stepwise on purpose: it is what a client computes when it transforms its pending
+/// operation against each received operation in turn, so the two converge. It is *not* in
+/// general equal to transforming `op` against the composition of `history`: when both insert,
+/// a tie at one position can arise or disappear through a delete in between, which the
+/// composition no longer shows (e.g. "insert after x, then delete x" and "insert before x,
+/// then delete x" compose to the same operation). It is equal when `op` or `history` inserts
+/// nothing.
+pub fn transform_through<'a, I>(
+    op: &Operation,
+    history: I,
+    side: Side,
+) -> Result<Operation, OtError>
 where
     I: IntoIterator<Item = &'a Operation>,
 {

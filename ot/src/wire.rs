@@ -9,6 +9,8 @@
 //!
 //! On input a missing trailing retain is implied ([`Operation::fit_to`] restores it); on output an
 //! operation always spans its whole base document and uses only the integer/string forms.
+//! An operation read from the wire spans at most `isize::MAX` chars: a length that would take it
+//! further is rejected as [`ComponentError::TooLarge`].
 //!
 //! Parsing goes through `serde_json::Value` so that every rejection can name the component and
 //! the reason ([`WireError`]); the serde impls on [`Operation`] and [`CheckedOp`] reuse it.
@@ -80,10 +82,10 @@ impl CheckedOp {
             match item {
                 Value::Number(n) => {
                     if let Some(u) = n.as_u64() {
-                        let len = to_len(u, n).map_err(fail)?;
+                        let len = to_len(u, n, &op).map_err(fail)?;
                         op.retain(len);
                     } else if let Some(i) = n.as_i64() {
-                        let len = to_len(i.unsigned_abs(), n).map_err(fail)?;
+                        let len = to_len(i.unsigned_abs(), n, &op).map_err(fail)?;
                         op.delete(len);
                     } else {
                         return Err(fail(ComponentError::Float(n.to_string())));
@@ -101,19 +103,23 @@ impl CheckedOp {
                     match d {
                         Value::Number(n) => match n.as_u64() {
                             Some(u) if u > 0 => {
-                                let len = to_len(u, n).map_err(fail)?;
+                                let len = to_len(u, n, &op).map_err(fail)?;
                                 op.delete(len);
                             }
                             _ => return Err(fail(ComponentError::BadDeleteObject)),
                         },
                         Value::String(s) if !s.is_empty() => {
+                            let chars = char_len(s);
+                            if chars > MAX_WIRE_LEN.saturating_sub(op.base_len()) {
+                                return Err(fail(ComponentError::TooLarge(chars.to_string())));
+                            }
                             // The delete starts after every base char consumed so far.
                             checks.push(DeleteCheck {
                                 index,
                                 position: op.base_len(),
                                 text: s.clone(),
                             });
-                            op.delete(char_len(s));
+                            op.delete(chars);
                         }
                         _ => return Err(fail(ComponentError::BadDeleteObject)),
                     }
@@ -151,11 +157,17 @@ impl CheckedOp {
     }
 }
 
-fn to_len(u: u64, n: &serde_json::Number) -> Result<usize, ComponentError> {
+/// The longest base document an operation read from the wire may span. Keeps every length and
+/// every sum of lengths in range (a retain of `u64::MAX` after another retain used to overflow),
+/// and every delete writable back as a negative JSON integer by `to_json`.
+const MAX_WIRE_LEN: usize = isize::MAX as usize;
+
+/// A retain / delete length read from the wire, to be appended to `op`.
+fn to_len(u: u64, n: &serde_json::Number, op: &Operation) -> Result<usize, ComponentError> {
     match usize::try_from(u) {
         Ok(0) => Err(ComponentError::Zero),
-        Ok(len) => Ok(len),
-        Err(_) => Err(ComponentError::TooLarge(n.to_string())),
+        Ok(len) if len <= MAX_WIRE_LEN.saturating_sub(op.base_len()) => Ok(len),
+        _ => Err(ComponentError::TooLarge(n.to_string())),
     }
 }
 

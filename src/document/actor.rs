@@ -231,7 +231,12 @@ impl DocumentActor {
         }
         let records: Vec<OpRecord> = self.unflushed.iter().map(|r| (**r).clone()).collect();
         let snapshots = std::mem::take(&mut self.snapshots);
-        if let Err(err) = self.shared.log.append(&self.doc, &records, &snapshots).await {
+        if let Err(err) = self
+            .shared
+            .log
+            .append(&self.doc, &records, &snapshots)
+            .await
+        {
             tracing::error!(doc = %self.doc, error = %err, "commit failed");
             for held in self.held.drain(..) {
                 let _ = held.reply.send(Err(internal(&err)));
@@ -354,7 +359,10 @@ impl DocumentActor {
         }
         self.recent.push_back(record.clone());
         self.unflushed.push(record);
-        if self.version.is_multiple_of(self.shared.config.snapshot_interval) {
+        if self
+            .version
+            .is_multiple_of(self.shared.config.snapshot_interval)
+        {
             self.snapshots
                 .push((self.version, self.document.to_string()));
         }
@@ -377,16 +385,20 @@ impl DocumentActor {
                 _ => 0,
             })
             .sum();
-        let undo = if self.document.byte_len() + inserted > max {
-            Some(self.document.invert(op).map_err(|e| {
-                Rejection::new(ErrorCode::Internal, format!("cannot invert: {e}"))
-            })?)
-        } else {
-            None
-        };
-        self.document
-            .apply(op)
-            .map_err(|e| Rejection::new(ErrorCode::Internal, format!("transformed op does not apply: {e}")))?;
+        let undo =
+            if self.document.byte_len() + inserted > max {
+                Some(self.document.invert(op).map_err(|e| {
+                    Rejection::new(ErrorCode::Internal, format!("cannot invert: {e}"))
+                })?)
+            } else {
+                None
+            };
+        self.document.apply(op).map_err(|e| {
+            Rejection::new(
+                ErrorCode::Internal,
+                format!("transformed op does not apply: {e}"),
+            )
+        })?;
         if let Some(undo) = undo {
             if self.document.byte_len() > max {
                 let size = self.document.byte_len();

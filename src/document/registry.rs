@@ -157,8 +157,7 @@ impl DocumentRegistry {
     ) -> Result<
         impl std::future::Future<Output = Result<Applied, Rejection>> + Send + Sync + 'static,
         Rejection,
-    >
-    {
+    > {
         let user = user.to_owned();
         let answer = self
             .enqueue(doc, |reply| Command::Submit {
@@ -182,7 +181,11 @@ impl DocumentRegistry {
     }
 
     /// Subscribes to `doc`'s live ops.
-    pub async fn subscribe(&self, doc: &DocId, with_content: bool) -> Result<Subscribed, Rejection> {
+    pub async fn subscribe(
+        &self,
+        doc: &DocId,
+        with_content: bool,
+    ) -> Result<Subscribed, Rejection> {
         let answer = self
             .enqueue(doc, |reply| Command::Subscribe {
                 with_content,
@@ -194,7 +197,9 @@ impl DocumentRegistry {
 
     /// The current (version, content) of `doc`.
     pub async fn snapshot(&self, doc: &DocId) -> Result<(u64, String), Rejection> {
-        let answer = self.enqueue(doc, |reply| Command::Snapshot { reply }).await?;
+        let answer = self
+            .enqueue(doc, |reply| Command::Snapshot { reply })
+            .await?;
         self.answer(answer).await
     }
 

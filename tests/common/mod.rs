@@ -3,6 +3,7 @@
 //! Each test file uses only part of it.
 #![allow(dead_code)]
 
+pub mod ot_client;
 pub mod stomp_client;
 
 use std::net::SocketAddr;
@@ -56,7 +57,9 @@ impl TestServer {
         if let Some(server) = self.server.take() {
             server.shutdown().await;
         }
-        let server = Server::start(self.config.clone()).await.expect("server restarts");
+        let server = Server::start(self.config.clone())
+            .await
+            .expect("server restarts");
         self.addr = server.local_addr();
         self.server = Some(server);
     }
@@ -92,7 +95,10 @@ impl TestServer {
 /// (`Value::Null` if the body is not JSON).
 pub async fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&[u8]>) -> (u16, Value) {
     let (status, bytes) = http_raw(addr, method, path, &[], body).await;
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 /// Like [`http`] with extra headers, returning the raw body.
@@ -122,10 +128,15 @@ pub async fn http_raw(
         }
         stream.write_all(&bytes).await.expect("write request");
         let mut response = Vec::new();
-        stream.read_to_end(&mut response).await.expect("read response");
+        stream
+            .read_to_end(&mut response)
+            .await
+            .expect("read response");
         parse_response(&response)
     };
-    tokio::time::timeout(WAIT, fut).await.expect("HTTP request timed out")
+    tokio::time::timeout(WAIT, fut)
+        .await
+        .expect("HTTP request timed out")
 }
 
 fn parse_response(response: &[u8]) -> (u16, Vec<u8>) {
@@ -140,7 +151,10 @@ fn parse_response(response: &[u8]) -> (u16, Vec<u8>) {
         .and_then(|s| s.parse().ok())
         .expect("status code");
     let mut body = response[split + 4..].to_vec();
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         body = dechunk(&body);
     }
     (status, body)

@@ -70,7 +70,10 @@ impl StompClient {
     }
 
     pub async fn send_binary(&mut self, bytes: &[u8]) {
-        self.ws.send(Message::binary(bytes.to_vec())).await.expect("send");
+        self.ws
+            .send(Message::binary(bytes.to_vec()))
+            .await
+            .expect("send");
     }
 
     pub async fn send(&mut self, frame: &StompFrame) {
@@ -145,7 +148,10 @@ impl StompClient {
             .find(|f| f.command == Command::Error)
             .unwrap_or_else(|| panic!("expected an ERROR frame before close, got {frames:?}"))
             .clone();
-        assert!(error.header("message").is_some(), "ERROR has a message header");
+        assert!(
+            error.header("message").is_some(),
+            "ERROR has a message header"
+        );
         error
     }
 
@@ -231,6 +237,10 @@ impl StompClient {
 
 /// A frame's body as JSON.
 pub fn body_json(frame: &StompFrame) -> Value {
-    serde_json::from_slice(&frame.body)
-        .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", String::from_utf8_lossy(&frame.body)))
+    serde_json::from_slice(&frame.body).unwrap_or_else(|e| {
+        panic!(
+            "body is not JSON ({e}): {:?}",
+            String::from_utf8_lossy(&frame.body)
+        )
+    })
 }

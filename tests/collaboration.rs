@@ -1,0 +1,860 @@
+//! End-to-end collaboration through the real server: snapshots, the op event round trip,
+//! concurrent ot.js-style editors converging, catch-up with the `version` header (also while
+//! ops keep arriving), a subscriber that lags far behind, resubmission dedup across a restart,
+//! a real editing trace replayed by two editors, and idle document unloading.
+mod common;
+
+use std::fs::File;
+use std::future::Future;
+use std::io::Read;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::ot_client::OtClient;
+use common::stomp_client::{body_json, Incoming};
+use common::{StompClient, TestServer};
+use flate2::read::GzDecoder;
+use ot::{Document, Operation};
+use otterdoc::stomp::{Command, StompFrame};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+/// Upper bound for any one test (each single wait is bounded by `common::WAIT` as well).
+const TEST_LIMIT: Duration = Duration::from_secs(120);
+
+async fn bounded<F: Future<Output = ()>>(test: F) {
+    tokio::time::timeout(TEST_LIMIT, test)
+        .await
+        .expect("test exceeded its time limit");
+}
+
+/// Logs to the test output when `RUST_LOG` is set (e.g. `RUST_LOG=otterdoc=debug`).
+fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// SENDs `body` with a receipt and returns the version the RECEIPT names (panics on a
+/// rejection). Frames arriving before the RECEIPT are returned too.
+async fn submit_with_frames(
+    c: &mut StompClient,
+    doc: &str,
+    body: &Value,
+) -> (u64, Vec<StompFrame>) {
+    let receipt = format!("r-{}-{}", body["client"].as_str().unwrap(), body["seq"]);
+    c.send_op(doc, body, Some(&receipt)).await;
+    let (before, r) = c.until_receipt(&receipt).await;
+    assert_eq!(r.header("error"), None, "rejected: {r:?}");
+    let version = r
+        .header("version")
+        .expect("RECEIPT version")
+        .parse()
+        .unwrap();
+    (version, before)
+}
+
+async fn submit(c: &mut StompClient, doc: &str, body: &Value) -> u64 {
+    let (version, before) = submit_with_frames(c, doc, body).await;
+    assert!(before.is_empty(), "unexpected frames: {before:?}");
+    version
+}
+
+/// A client that submits ops pipelined: a window of ops all based on the last version it
+/// knows, then the RECEIPTs of the whole window.
+struct Writer {
+    stomp: StompClient,
+    doc: String,
+    client: String,
+    seq: u64,
+    version: u64,
+}
+
+impl Writer {
+    async fn new(server: &TestServer, doc: &str, client: &str, version: u64) -> Writer {
+        Writer {
+            stomp: server.client().await,
+            doc: doc.to_owned(),
+            client: client.to_owned(),
+            seq: 0,
+            version,
+        }
+    }
+
+    /// Sends `ops` (wire JSON, all against the current version) and waits for their RECEIPTs.
+    async fn window(&mut self, ops: Vec<Value>) -> u64 {
+        let base = self.version;
+        let first = self.seq + 1;
+        for op in ops {
+            self.seq += 1;
+            let body = json!({"client": self.client, "seq": self.seq, "base": base, "op": op});
+            let receipt = format!("w-{}", self.seq);
+            self.stomp.send_op(&self.doc, &body, Some(&receipt)).await;
+        }
+        for seq in first..=self.seq {
+            let (before, r) = self.stomp.until_receipt(&format!("w-{seq}")).await;
+            assert!(before.is_empty(), "writer got {before:?}");
+            assert_eq!(r.header("error"), None, "rejected: {r:?}");
+            let v: u64 = r.header("version").unwrap().parse().unwrap();
+            assert!(
+                v > self.version,
+                "versions go up: {v} after {}",
+                self.version
+            );
+            self.version = v;
+        }
+        self.version
+    }
+}
+
+/// Every op record of `doc`, following `next` through all pages of `GET /docs/<id>/ops`.
+async fn all_ops(server: &TestServer, doc: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut from = 0u64;
+    let mut pages = 0;
+    loop {
+        let (status, page) = server.get(&format!("/docs/{doc}/ops?from={from}")).await;
+        assert_eq!(status, 200, "{page}");
+        pages += 1;
+        let ops = page["ops"].as_array().expect("ops array");
+        assert!(!ops.is_empty() || page["next"].is_null(), "{page}");
+        out.extend(ops.iter().cloned());
+        match page["next"].as_u64() {
+            Some(next) => {
+                assert!(next > from, "next moves forward: {page}");
+                from = next;
+            }
+            None => break,
+        }
+        assert!(pages < 10_000, "too many pages");
+    }
+    for (i, rec) in out.iter().enumerate() {
+        assert_eq!(
+            rec["version"],
+            (i + 1) as u64,
+            "ops are versions 1.. in order"
+        );
+    }
+    out
+}
+
+/// Applies every record's op, in order, from the empty document.
+fn replay(records: &[Value]) -> String {
+    let mut doc = Document::new();
+    for rec in records {
+        let op: Operation = serde_json::from_value(rec["op"].clone()).expect("stored op parses");
+        doc.apply(&op)
+            .unwrap_or_else(|e| panic!("version {} does not apply: {e}", rec["version"]));
+    }
+    doc.to_string()
+}
+
+/// `GET /docs/<id>`: (version, content).
+async fn get_doc(server: &TestServer, doc: &str) -> (u64, String) {
+    let (status, body) = server.get(&format!("/docs/{doc}")).await;
+    assert_eq!(status, 200, "{body}");
+    (
+        body["version"].as_u64().unwrap(),
+        body["content"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// An op event carries exactly its stored record plus `type` and `doc`.
+fn assert_event_is_record(event: &Value, record: &Value, doc: &str) {
+    let mut stripped = event.clone();
+    let map = stripped.as_object_mut().unwrap();
+    assert_eq!(map.remove("type"), Some(json!("op")), "{event}");
+    assert_eq!(map.remove("doc"), Some(json!(doc)), "{event}");
+    assert_eq!(&stripped, record);
+}
+
+/// Reads op events (after `already`, the frames that came before a RECEIPT) until version
+/// `upto`; asserts they are exactly `from..=upto`, in order, each once, and nothing else.
+async fn read_ops(
+    c: &mut StompClient,
+    already: Vec<StompFrame>,
+    from: u64,
+    upto: u64,
+) -> Vec<Value> {
+    let mut events = Vec::new();
+    let mut already = already.into_iter();
+    for expect in from..=upto {
+        let frame = match already.next() {
+            Some(frame) => frame,
+            None => c.frame().await,
+        };
+        assert_eq!(frame.command, Command::Message, "{frame:?}");
+        let ev = body_json(&frame);
+        assert_eq!(ev["type"], "op", "expected only op events, got {ev}");
+        assert_eq!(ev["version"], expect, "versions arrive once each, in order");
+        assert_eq!(
+            frame.header("message-id").map(str::to_owned),
+            Some(format!(
+                "{}-{expect}",
+                frame.header("subscription").unwrap()
+            )),
+        );
+        events.push(ev);
+    }
+    let extra: Vec<StompFrame> = already.collect();
+    assert!(extra.is_empty(), "frames after version {upto}: {extra:?}");
+    events
+}
+
+/// The wire JSON of `Operation::splice(len, pos, delete, insert)`.
+fn splice_json(len: usize, pos: usize, delete: usize, insert: &str) -> Value {
+    serde_json::to_value(Operation::splice(len, pos, delete, insert).unwrap()).unwrap()
+}
+
+/// Nothing (no duplicate, nothing unexpected) arrives within a short while.
+async fn assert_quiet(c: &mut StompClient) {
+    match c.next_within(Duration::from_millis(150)).await {
+        None => {}
+        Some(Incoming::Frame(f)) => panic!("unexpected frame {f:?}"),
+        Some(other) => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn subscribing_sends_a_snapshot_of_content_and_version() {
+    bounded(async {
+        let server = TestServer::start().await;
+        // A document nobody wrote to: version 0, empty.
+        let mut fresh = server.client().await;
+        let frames = fresh
+            .subscribe_confirmed("s0", "/topic/doc/snap-new", &[])
+            .await;
+        assert_eq!(frames.len(), 1, "{frames:?}");
+        assert_eq!(
+            body_json(&frames[0]),
+            json!({"type":"snapshot","doc":"snap-new","version":0,"content":""})
+        );
+
+        let mut w = server.client().await;
+        let doc = "snap";
+        assert_eq!(
+            submit(
+                &mut w,
+                doc,
+                &json!({"client":"w","seq":1,"base":0,"op":["Hello"]})
+            )
+            .await,
+            1
+        );
+        let op2 = json!({"client":"w","seq":2,"base":1,"op":[5," wörld 🌍"]});
+        assert_eq!(submit(&mut w, doc, &op2).await, 2);
+        assert_eq!(
+            submit(
+                &mut w,
+                doc,
+                &json!({"client":"w","seq":3,"base":2,"op":[-1,"J"]})
+            )
+            .await,
+            3
+        );
+
+        let mut sub = server.client().await;
+        let frames = sub.subscribe_confirmed("s1", "/topic/doc/snap", &[]).await;
+        assert_eq!(
+            frames.len(),
+            1,
+            "only the snapshot before the RECEIPT: {frames:?}"
+        );
+        let snap = &frames[0];
+        assert_eq!(snap.command, Command::Message);
+        assert_eq!(snap.header("subscription"), Some("s1"));
+        assert_eq!(snap.header("destination"), Some("/topic/doc/snap"));
+        assert_eq!(snap.header("message-id"), Some("s1-snapshot"));
+        assert_eq!(snap.header("content-type"), Some("application/json"));
+        assert_eq!(
+            body_json(snap),
+            json!({"type":"snapshot","doc":"snap","version":3,"content":"Jello wörld 🌍"})
+        );
+
+        // The snapshot is followed by exactly the ops after it.
+        assert_eq!(
+            submit(
+                &mut w,
+                doc,
+                &json!({"client":"w","seq":4,"base":3,"op":[13,"!"]})
+            )
+            .await,
+            4
+        );
+        let events = read_ops(&mut sub, Vec::new(), 4, 4).await;
+        assert_eq!(events[0]["op"], json!([13, "!"]));
+        assert_quiet(&mut sub).await;
+
+        // The OT client starts from the same snapshot.
+        let ot = OtClient::join(&server, doc).await;
+        assert_eq!(
+            (ot.version(), ot.content()),
+            (4, "Jello wörld 🌍!".to_owned())
+        );
+        assert_eq!(
+            get_doc(&server, doc).await,
+            (4, "Jello wörld 🌍!".to_owned())
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_op_event_reaches_its_submitter_and_every_other_subscriber() {
+    bounded(async {
+        let server = TestServer::start().await;
+        let doc = "roundtrip";
+        let mut a = server.client().await;
+        let mut b = server.client().await;
+        a.subscribe_confirmed("sa", "/topic/doc/roundtrip", &[])
+            .await;
+        b.subscribe_confirmed("sb", "/topic/doc/roundtrip", &[])
+            .await;
+
+        let before = now_ms();
+        let body = json!({"client":"rt-a","seq":7,"base":0,"op":["héllo 👋"]});
+        let (version, mut frames) = submit_with_frames(&mut a, doc, &body).await;
+        let after = now_ms();
+        assert_eq!(version, 1);
+        if frames.is_empty() {
+            frames.push(a.frame().await);
+        }
+        assert_eq!(frames.len(), 1, "{frames:?}");
+        let mine = &frames[0];
+        assert_eq!(mine.command, Command::Message);
+        assert_eq!(mine.header("subscription"), Some("sa"));
+        assert_eq!(mine.header("destination"), Some("/topic/doc/roundtrip"));
+        assert_eq!(mine.header("message-id"), Some("sa-1"));
+        assert_eq!(mine.header("content-type"), Some("application/json"));
+        let ev = body_json(mine);
+        let time = ev["time"].as_u64().expect("time in ms");
+        assert!(
+            before <= time && time <= after,
+            "time {time} not in [{before}, {after}]"
+        );
+        assert_eq!(
+            ev,
+            json!({"type":"op","doc":"roundtrip","version":1,"op":["héllo 👋"],
+                   "client":"rt-a","seq":7,"user":"anonymous","time":time})
+        );
+
+        let theirs = b.frame().await;
+        assert_eq!(theirs.header("subscription"), Some("sb"));
+        assert_eq!(theirs.header("message-id"), Some("sb-1"));
+        assert_eq!(
+            body_json(&theirs),
+            ev,
+            "every subscriber sees the same event"
+        );
+
+        // A stale op from b is transformed (incoming on the right: "héllo 👋" stays first), and
+        // both see it as applied.
+        let body = json!({"client":"rt-b","seq":1,"base":0,"op":["X"]});
+        let (version, mut frames) = submit_with_frames(&mut b, doc, &body).await;
+        assert_eq!(version, 2);
+        if frames.is_empty() {
+            frames.push(b.frame().await);
+        }
+        let ev_b = body_json(&frames[0]);
+        assert_eq!(ev_b["op"], json!([7, "X"]));
+        assert_eq!(
+            (ev_b["client"].clone(), ev_b["seq"].clone()),
+            (json!("rt-b"), json!(1))
+        );
+        assert_eq!(ev_b["user"], "anonymous");
+        assert!(
+            ev_b["time"].as_u64().unwrap() >= time,
+            "time never decreases"
+        );
+        assert_eq!(a.message_json().await, ev_b);
+        assert_quiet(&mut a).await;
+        assert_quiet(&mut b).await;
+
+        let records = all_ops(&server, doc).await;
+        assert_event_is_record(&ev, &records[0], doc);
+        assert_event_is_record(&ev_b, &records[1], doc);
+        assert_eq!(get_doc(&server, doc).await, (2, "héllo 👋X".to_owned()));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn concurrent_edits_at_the_same_place_converge_first_arrival_first() {
+    bounded(async {
+        let server = TestServer::start().await;
+        let doc = "tie";
+        let mut a = OtClient::join(&server, doc).await;
+        let mut b = OtClient::join(&server, doc).await;
+        a.insert(0, "hello").await;
+        a.wait_idle().await;
+        assert_eq!(a.version(), 1);
+        // b has not seen "hello": one op in flight and one buffered, both concurrent with it.
+        b.insert(0, "¡").await;
+        b.insert(1, "👋 ").await;
+        assert_eq!(b.content(), "¡👋 ");
+        // a edits concurrently with b's ops too.
+        a.insert(0, "Oh, ").await;
+        a.wait_idle().await;
+        b.wait_idle().await;
+        let (version, content) = get_doc(&server, doc).await;
+        assert_eq!(version, 4);
+        a.wait_version(version).await;
+        b.wait_version(version).await;
+        // "hello" reached the server first, so it stays before b's insert at the same place.
+        assert_eq!(content, "Oh, hello¡👋 ");
+        assert_eq!(a.content(), content);
+        assert_eq!(b.content(), content);
+        assert!(b.transformed >= 1, "b transformed its pending ops");
+        assert_eq!(replay(&all_ops(&server, doc).await), content);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_random_editors_converge() {
+    bounded(async {
+        init_tracing();
+        const CLIENTS: u64 = 4;
+        const EDITS: usize = 80;
+        let server = TestServer::start().await;
+        let doc = "random";
+        let mut tasks = Vec::new();
+        for i in 0..CLIENTS {
+            let mut client = OtClient::join(&server, doc).await;
+            tasks.push(tokio::spawn(async move {
+                let mut rng = StdRng::seed_from_u64(0x07_7E_4D_0C + i);
+                for _ in 0..EDITS {
+                    client.random_edit(&mut rng).await;
+                    let pause = Duration::from_millis(rng.random_range(0..=5));
+                    client.pump_for(pause).await;
+                }
+                client.wait_idle().await;
+                client
+            }));
+        }
+        let mut clients = Vec::new();
+        for task in tasks {
+            clients.push(task.await.expect("editor task"));
+        }
+        // Everyone is idle, so every op is applied: the server's version is final.
+        let (version, content) = get_doc(&server, doc).await;
+        let sent: u64 = clients.iter().map(|c| c.sent).sum();
+        assert_eq!(version, sent, "every op sent was applied once");
+        for c in &mut clients {
+            c.wait_version(version).await;
+            assert_eq!(c.version(), version);
+            assert_eq!(c.content(), content, "{} diverged", c.client_id());
+        }
+        let records = all_ops(&server, doc).await;
+        assert_eq!(records.len() as u64, version);
+        assert_eq!(replay(&records), content);
+        let transformed: u64 = clients.iter().map(|c| c.transformed).sum();
+        eprintln!(
+            "{} edits, {sent} ops, {transformed} received while pending, {} chars",
+            CLIENTS as usize * EDITS,
+            content.chars().count()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn subscribing_with_a_version_catches_up_then_goes_live() {
+    bounded(async {
+        let server = TestServer::start().await;
+        let doc = "catchup";
+        let mut w = Writer::new(&server, doc, "w", 0).await;
+        for i in 0..30 {
+            w.window(vec![json!([format!("{i}é,")])]).await;
+        }
+        assert_eq!(w.version, 30);
+
+        let mut mid = server.client().await;
+        let early = mid
+            .subscribe_confirmed("m", "/topic/doc/catchup", &[("version", "10")])
+            .await;
+        let mid_events = read_ops(&mut mid, early, 11, 30).await;
+        let mut head = server.client().await;
+        let early = head
+            .subscribe_confirmed("h", "/topic/doc/catchup", &[("version", "30")])
+            .await;
+        assert!(
+            early.is_empty(),
+            "no snapshot, nothing to catch up: {early:?}"
+        );
+        let mut all = server.client().await;
+        let early = all
+            .subscribe_confirmed("a", "/topic/doc/catchup", &[("version", "0")])
+            .await;
+        let all_events = read_ops(&mut all, early, 1, 30).await;
+
+        let records = all_ops(&server, doc).await;
+        for (ev, rec) in all_events.iter().zip(&records) {
+            assert_event_is_record(ev, rec, doc);
+        }
+        for (ev, rec) in mid_events.iter().zip(&records[10..]) {
+            assert_event_is_record(ev, rec, doc);
+        }
+
+        // Then live.
+        for i in 0..5 {
+            w.window(vec![json!([format!("live{i}")])]).await;
+        }
+        let records = all_ops(&server, doc).await;
+        for c in [&mut mid, &mut head, &mut all] {
+            let live = read_ops(c, Vec::new(), 31, 35).await;
+            for (ev, rec) in live.iter().zip(&records[30..]) {
+                assert_event_is_record(ev, rec, doc);
+            }
+            assert_quiet(c).await;
+        }
+
+        // A version from the future is refused.
+        let mut future = server.client().await;
+        future
+            .subscribe("f", "/topic/doc/catchup", &[("version", "36")])
+            .await;
+        let error = future.expect_error_and_close().await;
+        assert!(
+            error
+                .header("message")
+                .unwrap()
+                .contains("version-in-future"),
+            "{error:?}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catch_up_while_ops_are_submitted_has_no_gap_and_no_duplicate() {
+    bounded(async {
+        init_tracing();
+        let server = TestServer::start().await;
+        let doc = "racing";
+        let mut w = Writer::new(&server, doc, "w", 0).await;
+        w.window(vec![json!(["seed"])]).await;
+        const WINDOWS: usize = 60;
+        let writer = tokio::spawn(async move {
+            let mut rng = StdRng::seed_from_u64(7);
+            for i in 0..WINDOWS {
+                let n = rng.random_range(1..=8);
+                let ops = (0..n).map(|j| json!([format!("{i}.{j} ")])).collect();
+                w.window(ops).await;
+                tokio::time::sleep(Duration::from_millis(rng.random_range(0..=3))).await;
+            }
+            w
+        });
+
+        // Subscribe repeatedly while the writer runs, from various points of the history.
+        let mut rng = StdRng::seed_from_u64(11);
+        let mut subs = Vec::new();
+        for i in 0..8u64 {
+            tokio::time::sleep(Duration::from_millis(rng.random_range(2..=15))).await;
+            let (current, _) = get_doc(&server, doc).await;
+            let from = match i % 4 {
+                0 => current,
+                1 => current.saturating_sub(1),
+                2 => current / 2,
+                _ => 0,
+            };
+            let mut c = server.client().await;
+            let id = format!("s{i}");
+            let version = from.to_string();
+            let early = c
+                .subscribe_confirmed(&id, "/topic/doc/racing", &[("version", version.as_str())])
+                .await;
+            subs.push((c, from, early));
+        }
+        let mut w = writer.await.expect("writer task");
+        let last = w.version;
+        // A few live ones after the storm, too.
+        for i in 0..3 {
+            w.window(vec![json!([format!("after{i}")])]).await;
+        }
+        let records = all_ops(&server, doc).await;
+        assert_eq!(records.len() as u64, last + 3);
+        for (c, from, early) in &mut subs {
+            let events = read_ops(c, std::mem::take(early), *from + 1, last + 3).await;
+            for ev in &events {
+                let v = ev["version"].as_u64().unwrap() as usize;
+                assert_event_is_record(ev, &records[v - 1], doc);
+            }
+            assert_quiet(c).await;
+        }
+        eprintln!(
+            "{} ops, subscribed from {:?}",
+            last + 3,
+            subs.iter().map(|s| s.1).collect::<Vec<_>>()
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_that_does_not_read_for_a_long_time_gets_every_op_once() {
+    bounded(async {
+        init_tracing();
+        // The subscriber reads nothing while the writer runs; give the write timeout room, so
+        // that what is tested is the catch-up, not how long a stalled connection may live.
+        let server = TestServer::start_with(|c| c.write_timeout_ms = 120_000).await;
+        let doc = "lagging";
+        // Large events (~4 KB each, 8 MB in all) so that the socket buffers, the connection's
+        // 256-frame outbound queue and the 1024-event broadcast buffer all fill up, while the
+        // document itself stays WIDTH * CHUNK chars: op i of a window replaces chunk i.
+        const CHUNK: usize = 4000;
+        const WIDTH: usize = 64;
+        const OPS: usize = 2048;
+        let mut w = Writer::new(&server, doc, "w", 0).await;
+        for _ in 0..WIDTH / 8 {
+            w.window(vec![json!(["-".repeat(CHUNK * 8)])]).await;
+        }
+        let seeded = w.version;
+
+        let mut lagging = server.client().await;
+        let frames = lagging
+            .subscribe_confirmed("lag", "/topic/doc/lagging", &[])
+            .await;
+        assert_eq!(frames.len(), 1);
+        let snap = body_json(&frames[0]);
+        assert_eq!(snap["version"], seeded);
+        let mut replica = Document::from_text(snap["content"].as_str().unwrap());
+
+        let t0 = std::time::Instant::now();
+        let letters = ['a', 'b', 'c', 'd', 'é', '中', '😀'];
+        for round in 0..OPS / WIDTH {
+            let ops = (0..WIDTH)
+                .map(|i| {
+                    let text = letters[(round + i) % letters.len()]
+                        .to_string()
+                        .repeat(CHUNK);
+                    splice_json(CHUNK * WIDTH, i * CHUNK, CHUNK, &text)
+                })
+                .collect();
+            w.window(ops).await;
+        }
+        let last = w.version;
+        assert!(last > 1024 + 256, "more ops than the buffers hold: {last}");
+
+        eprintln!("TIMING writer {:?}", t0.elapsed());
+        // Now read everything: every version once, in order, no gap.
+        let events = read_ops(&mut lagging, Vec::new(), seeded + 1, last).await;
+        eprintln!("TIMING read {:?}", t0.elapsed());
+        for ev in &events {
+            let op: Operation = serde_json::from_value(ev["op"].clone()).unwrap();
+            replica.apply(&op).unwrap();
+        }
+        assert_quiet(&mut lagging).await;
+        // The connection is still open and working.
+        lagging
+            .send(
+                &StompFrame::new(Command::Subscribe)
+                    .with_header("id", "errors")
+                    .with_header("destination", "/user/queue/errors")
+                    .with_header("receipt", "still-there"),
+            )
+            .await;
+        let (before, _) = lagging.until_receipt("still-there").await;
+        assert!(before.is_empty(), "{before:?}");
+        assert_eq!(get_doc(&server, doc).await, (last, replica.to_string()));
+        assert_eq!(replica.char_len(), CHUNK * WIDTH);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_resubmitted_op_is_applied_once_even_after_a_restart() {
+    bounded(async {
+        let mut server = TestServer::start().await;
+        let doc = "dedup";
+        let first = json!({"client":"dup","seq":1,"base":0,"op":["hello"]});
+        let mut c = server.client().await;
+        assert_eq!(submit(&mut c, doc, &first).await, 1);
+        let other = json!({"client":"other","seq":1,"base":1,"op":[5," world"]});
+        assert_eq!(submit(&mut c, doc, &other).await, 2);
+
+        let mut sub = server.client().await;
+        sub.subscribe_confirmed("s", "/topic/doc/dedup", &[("version", "2")])
+            .await;
+        // Same client, seq, base and op: answered with the original version, not applied.
+        assert_eq!(submit(&mut c, doc, &first).await, 1);
+        assert_eq!(submit(&mut c, doc, &other).await, 2);
+        assert_eq!(get_doc(&server, doc).await, (2, "hello world".to_owned()));
+        // No event for the duplicates: the next event is the next new op.
+        let next = json!({"client":"dup","seq":2,"base":2,"op":[11,"!"]});
+        assert_eq!(submit(&mut c, doc, &next).await, 3);
+        let events = read_ops(&mut sub, Vec::new(), 3, 3).await;
+        assert_eq!(
+            (events[0]["client"].clone(), events[0]["seq"].clone()),
+            (json!("dup"), json!(2))
+        );
+        assert_quiet(&mut sub).await;
+        c.close().await;
+        sub.close().await;
+
+        server.restart().await;
+        let mut c = server.client().await;
+        assert_eq!(submit(&mut c, doc, &first).await, 1);
+        assert_eq!(submit(&mut c, doc, &next).await, 3);
+        assert_eq!(get_doc(&server, doc).await, (3, "hello world!".to_owned()));
+        let records = all_ops(&server, doc).await;
+        assert_eq!(records.len(), 3);
+        assert_eq!(replay(&records), "hello world!");
+        // And the document goes on normally.
+        let more = json!({"client":"dup","seq":3,"base":3,"op":[12," 👋"]});
+        assert_eq!(submit(&mut c, doc, &more).await, 4);
+        assert_eq!(
+            get_doc(&server, doc).await,
+            (4, "hello world! 👋".to_owned())
+        );
+    })
+    .await;
+}
+
+struct Trace {
+    end: String,
+    /// (position, deleted chars, inserted text), positions in code points.
+    patches: Vec<(usize, usize, String)>,
+}
+
+fn load_trace(name: &str) -> Trace {
+    let path = common::traces_dir().join("sequential").join(name);
+    let file = File::open(&path).unwrap_or_else(|e| {
+        panic!(
+            "editing trace {} is missing ({e}); it is expected at ../shared/traces/sequential \
+             relative to the repository root",
+            path.display()
+        )
+    });
+    let mut text = String::new();
+    GzDecoder::new(file)
+        .read_to_string(&mut text)
+        .unwrap_or_else(|e| panic!("{name}: gunzip: {e}"));
+    let value: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(
+        value["startContent"], "",
+        "{name}: the replay starts from an empty document"
+    );
+    let mut patches = Vec::new();
+    for txn in value["txns"].as_array().expect("txns") {
+        for p in txn["patches"].as_array().expect("patches") {
+            patches.push((
+                p[0].as_u64().expect("position") as usize,
+                p[1].as_u64().expect("delete count") as usize,
+                p[2].as_str().expect("insert text").to_owned(),
+            ));
+        }
+    }
+    Trace {
+        end: value["endContent"].as_str().expect("endContent").to_owned(),
+        patches,
+    }
+}
+
+#[tokio::test]
+async fn two_editors_replay_a_real_trace_in_turns() {
+    bounded(async {
+        let trace = load_trace("sveltecomponent.json.gz");
+        assert!(trace.patches.len() > 10_000);
+        let server = TestServer::start().await;
+        let doc = "svelte";
+        let mut editors = [
+            OtClient::join(&server, doc).await,
+            OtClient::join(&server, doc).await,
+        ];
+        const BLOCK: usize = 200;
+        for (i, block) in trace.patches.chunks(BLOCK).enumerate() {
+            let (me, other) = if i % 2 == 0 { (0, 1) } else { (1, 0) };
+            for (pos, del, ins) in block {
+                editors[me].splice(*pos, *del, ins).await;
+            }
+            editors[me].wait_idle().await;
+            let version = editors[me].version();
+            editors[other].wait_version(version).await;
+            assert_eq!(editors[other].version(), version);
+            assert_eq!(
+                editors[0].content(),
+                editors[1].content(),
+                "diverged after block {i}"
+            );
+        }
+        let (version, content) = get_doc(&server, doc).await;
+        assert!(
+            content == trace.end,
+            "the server's content is not the trace's endContent"
+        );
+        for e in &editors {
+            assert_eq!(e.version(), version);
+            assert!(
+                e.content() == trace.end,
+                "an editor's content is not endContent"
+            );
+        }
+        assert!(replay(&all_ops(&server, doc).await) == trace.end);
+        eprintln!("{} patches in {version} ops", trace.patches.len());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_idle_document_is_unloaded_and_reloads_transparently() {
+    bounded(async {
+        const IDLE_MS: u64 = 200;
+        let idle = Duration::from_millis(IDLE_MS * 3);
+        let server = TestServer::start_with(|c| c.idle_doc_ms = IDLE_MS).await;
+        let doc = "idle";
+        let mut rng = StdRng::seed_from_u64(3);
+        let mut a = OtClient::join(&server, doc).await;
+        for _ in 0..20 {
+            a.random_edit(&mut rng).await;
+        }
+        a.wait_idle().await;
+        let (v1, content1) = (a.version(), a.content());
+        let len1 = content1.chars().count();
+        a.close().await;
+
+        // No subscriber, no request: the document task unloads. A submission with the right
+        // base goes to a fresh task that reloaded the document from storage.
+        tokio::time::sleep(idle).await;
+        let mut w = server.client().await;
+        let append = json!({"client":"w","seq":1,"base":v1,"op":splice_json(len1, len1, 0, "!")});
+        assert_eq!(submit(&mut w, doc, &append).await, v1 + 1);
+
+        tokio::time::sleep(idle).await;
+        let body = json!({"client":"w","seq":2,"base":v1 + 1,"op":["¿"]}).to_string();
+        let (status, reply) = server.post("/docs/idle/ops", &body).await;
+        assert_eq!(status, 200, "{reply}");
+        assert_eq!(reply["version"], v1 + 2);
+
+        // A stale base after a reload: transformed against ops that are only in storage.
+        tokio::time::sleep(idle).await;
+        let stale = json!({"client":"w","seq":3,"base":v1,"op":splice_json(len1, len1, 0, "?")});
+        assert_eq!(submit(&mut w, doc, &stale).await, v1 + 3);
+        let expected = format!("¿{content1}!?");
+
+        tokio::time::sleep(idle).await;
+        assert_eq!(get_doc(&server, doc).await, (v1 + 3, expected.clone()));
+        tokio::time::sleep(idle).await;
+        let mut b = OtClient::join(&server, doc).await;
+        assert_eq!((b.version(), b.content()), (v1 + 3, expected.clone()));
+        b.insert(0, "👋").await;
+        b.wait_idle().await;
+        assert_eq!(b.version(), v1 + 4);
+        let records = all_ops(&server, doc).await;
+        assert_eq!(records.len() as u64, v1 + 4);
+        assert_eq!(replay(&records), format!("👋{expected}"));
+        assert_eq!(
+            get_doc(&server, doc).await,
+            (v1 + 4, format!("👋{expected}"))
+        );
+    })
+    .await;
+}
