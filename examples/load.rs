@@ -54,7 +54,7 @@ async fn client(url: String, doc: String, name: String, ops: usize) -> Vec<Durat
         .await
         .expect("send");
     let next_frame = async |ws: &mut tokio_tungstenite::WebSocketStream<_>,
-                                parser: &mut FrameParser| loop {
+                            parser: &mut FrameParser| loop {
         if let Some(Parsed::Frame(f)) = parser.next_frame().expect("valid frame") {
             return f;
         }

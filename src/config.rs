@@ -43,6 +43,10 @@ pub struct Config {
     #[arg(long, env = "OTTERDOC_IDLE_DOC_MS", default_value_t = 60_000)]
     pub idle_doc_ms: u64,
 
+    /// A new connection that sends no CONNECT frame within this long is closed (ms).
+    #[arg(long, env = "OTTERDOC_CONNECT_TIMEOUT_MS", default_value_t = 10_000)]
+    pub connect_timeout_ms: u64,
+
     /// A connection whose writes make no progress for this long is closed (ms).
     #[arg(long, env = "OTTERDOC_WRITE_TIMEOUT_MS", default_value_t = 10_000)]
     pub write_timeout_ms: u64,
@@ -60,6 +64,7 @@ impl Config {
             snapshot_interval: 1000,
             heartbeat_ms: 10_000,
             idle_doc_ms: 60_000,
+            connect_timeout_ms: 10_000,
             write_timeout_ms: 10_000,
         }
     }
@@ -67,6 +72,11 @@ impl Config {
     /// [`Self::idle_doc_ms`] as a duration.
     pub fn idle_doc(&self) -> Duration {
         Duration::from_millis(self.idle_doc_ms)
+    }
+
+    /// [`Self::connect_timeout_ms`] as a duration.
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms)
     }
 
     /// [`Self::write_timeout_ms`] as a duration.

@@ -33,6 +33,9 @@ const OUTBOUND_CAPACITY: usize = 256;
 /// STOMP versions this server speaks, best first.
 const VERSIONS: [&str; 3] = ["1.2", "1.1", "1.0"];
 
+/// Most SENDs one transaction may hold; a client past it gets an ERROR (memory stays bounded).
+pub const MAX_TRANSACTION_FRAMES: usize = 1000;
+
 /// The prefix of document topics (subscribe) and of document ops (send).
 const TOPIC_PREFIX: &str = "/topic/doc/";
 const APP_PREFIX: &str = "/app/doc/";
@@ -112,7 +115,8 @@ struct Session {
     /// Longest the peer may stay silent (twice its heart-beat interval), once negotiated.
     read_timeout: Option<Duration>,
     subscriptions: HashMap<String, Subscription>,
-    errors_subscription: Option<String>,
+    /// Ids of this session's `/user/queue/errors` subscriptions (each gets every error event).
+    errors_subscriptions: Vec<String>,
     transactions: HashMap<String, Vec<StompFrame>>,
     pending: FuturesOrdered<Pending>,
     error_messages: u64,
@@ -127,15 +131,16 @@ pub async fn run(ws: WebSocket, ctx: SessionContext) {
     let mut writer_done = false;
     let max_frame = ctx.registry.config().max_frame_bytes;
     let mut shutdown = ctx.shutdown.clone();
+    let connect_timeout = ctx.registry.config().connect_timeout();
     let mut session = Session {
         ctx,
         out,
         session_id: uuid::Uuid::new_v4().to_string(),
         user: ANONYMOUS.to_owned(),
         connected: false,
-        read_timeout: None,
+        read_timeout: Some(connect_timeout),
         subscriptions: HashMap::new(),
-        errors_subscription: None,
+        errors_subscriptions: Vec::new(),
         transactions: HashMap::new(),
         pending: FuturesOrdered::new(),
         error_messages: 0,
@@ -276,7 +281,7 @@ impl Session {
                 let id = required(&frame, "id")?;
                 match self.subscriptions.remove(id) {
                     Some(Subscription::Doc(task)) => task.abort(),
-                    Some(Subscription::Errors) => self.errors_subscription = None,
+                    Some(Subscription::Errors) => self.errors_subscriptions.retain(|s| s != id),
                     None => {
                         return Err(violation(&frame, format!("no subscription with id {id:?}")))
                     }
@@ -423,6 +428,12 @@ impl Session {
             let Some(held) = self.transactions.get_mut(tx) else {
                 return Err(violation(&frame, format!("no open transaction {tx:?}")));
             };
+            if held.len() >= MAX_TRANSACTION_FRAMES {
+                return Err(violation(
+                    &frame,
+                    format!("transaction {tx:?} holds more than {MAX_TRANSACTION_FRAMES} SENDs"),
+                ));
+            }
             held.push(frame);
             return Ok(());
         }
@@ -523,16 +534,16 @@ impl Session {
                             .with_header("message", rejection.message.clone());
                         self.send(Outbound::Frame(frame)).await;
                     }
-                    if let Some(sub) = self.errors_subscription.clone() {
+                    let body =
+                        error_event_json(&rejection, doc.as_deref(), &ids, receipt.as_deref());
+                    for sub in self.errors_subscriptions.clone() {
                         self.error_messages += 1;
-                        let body =
-                            error_event_json(&rejection, doc.as_deref(), &ids, receipt.as_deref());
                         let frame = StompFrame::new(Command::Message)
                             .with_header("destination", ERRORS_DESTINATION)
                             .with_header("subscription", sub)
                             .with_header("message-id", format!("error-{}", self.error_messages))
                             .with_header("content-type", "application/json")
-                            .with_body(body);
+                            .with_body(body.clone());
                         self.send(Outbound::Frame(frame)).await;
                     }
                 }
@@ -551,7 +562,7 @@ impl Session {
             ));
         }
         if destination == ERRORS_DESTINATION {
-            self.errors_subscription = Some(id.clone());
+            self.errors_subscriptions.push(id.clone());
             self.subscriptions.insert(id, Subscription::Errors);
             self.receipt_in_order(frame);
             return Ok(());

@@ -575,6 +575,15 @@ async fn storage_layout_is_what_oplog_writes() {
         md.contains(&format!("`{format}`")),
         "docs/storage.md names the format marker"
     );
+    let layout = table_rows(&md, &["Tree", "Key", "Value"]);
+    let meta_row = layout
+        .iter()
+        .find(|row| row[0] == "`meta`")
+        .expect("docs/storage.md's layout table has the meta tree");
+    assert!(
+        meta_row[2].contains(&format!("`{format}`")),
+        "the meta row gives the format marker: {meta_row:?}"
+    );
     for name in ["`meta`", "`ops`", "`snapshots`", "`format`"] {
         assert!(md.contains(name), "docs/storage.md mentions {name}");
     }

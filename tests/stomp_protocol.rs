@@ -128,6 +128,21 @@ fn message_of(error: &StompFrame) -> String {
     error.header("message").unwrap_or_default().to_lowercase()
 }
 
+/// Asserts `error` reports a codec error (the frame could not be read, so it carries no
+/// `receipt-id`) whose message mentions `keyword`.
+fn assert_malformed(error: &StompFrame, keyword: &str, case: &str) {
+    let message = message_of(error);
+    assert!(
+        message.starts_with("malformed frame: "),
+        "{case}: {error:?}"
+    );
+    assert!(
+        message.contains(keyword),
+        "{case}: expected {keyword:?} in {error:?}"
+    );
+    assert_eq!(error.header("receipt-id"), None, "{case}: {error:?}");
+}
+
 /// `GET /docs/<doc>`: Some((version, content)), or None for a document that never had an op.
 async fn doc_state(server: &TestServer, doc: &str) -> Option<(u64, String)> {
     let (status, body) = server.get(&format!("/docs/{doc}")).await;
@@ -447,7 +462,10 @@ async fn silent_client_is_closed_with_an_error_after_twice_its_heart_beat_interv
         elapsed >= Duration::from_millis(200),
         "closed after only {elapsed:?}"
     );
-    assert!(message_of(&error).contains("heart-beat"), "{error:?}");
+    assert_eq!(
+        error.header("message"),
+        Some("no data or heart-beat from the client for 200 ms")
+    );
 }
 
 #[tokio::test]
@@ -484,7 +502,10 @@ async fn client_that_keeps_sending_heart_beats_stays_connected() {
         "{:?}",
         quiet.elapsed()
     );
-    assert!(message_of(&error).contains("heart-beat"), "{error:?}");
+    assert_eq!(
+        error.header("message"),
+        Some("no data or heart-beat from the client for 500 ms")
+    );
 }
 
 // ----------------------------------------------------------------------------------------
@@ -796,7 +817,7 @@ async fn malformed_frames_get_an_error_then_close() {
         let mut c = server.client().await;
         c.send_raw(raw).await;
         let error = expect_fatal(&mut c).await;
-        assert!(message_of(&error).contains(keyword), "{name}: {error:?}");
+        assert_malformed(&error, keyword, name);
     }
 }
 
@@ -814,21 +835,21 @@ async fn frames_over_the_default_64_kib_limit_get_an_error_then_close() {
     ))
     .await;
     let error = expect_fatal(&mut c).await;
-    assert!(message_of(&error).contains("65536"), "{error:?}");
+    assert_malformed(&error, "65536-byte limit", "over 64 KiB");
 
     // Without content-length: the body runs on past the limit before its NUL.
     let mut c = server.client().await;
     c.send_raw(format!("SEND\ndestination:/app/doc/big\n\n{big}\0").as_bytes())
         .await;
     let error = expect_fatal(&mut c).await;
-    assert!(message_of(&error).contains("65536"), "{error:?}");
+    assert_malformed(&error, "65536-byte limit", "over 64 KiB");
 
     // A huge header.
     let mut c = server.client().await;
     c.send_raw(format!("SEND\ndestination:/app/doc/big\nx:{big}\n\n\0").as_bytes())
         .await;
     let error = expect_fatal(&mut c).await;
-    assert!(message_of(&error).contains("65536"), "{error:?}");
+    assert_malformed(&error, "65536-byte limit", "over 64 KiB");
 
     // Just under the limit is fine.
     let mut c = server.client().await;
@@ -851,7 +872,7 @@ async fn frames_over_a_configured_max_frame_bytes_get_an_error_then_close() {
     c.send(&op_frame("small", &body, &[("receipt", "big")]))
         .await;
     let error = expect_fatal(&mut c).await;
-    assert!(message_of(&error).contains("1024"), "{error:?}");
+    assert_malformed(&error, "1024-byte limit", "over max_frame_bytes");
 
     // The limit is per frame, not per message: a frame without content-length arriving in
     // 500-byte messages fails once it passes 1024 bytes.
@@ -864,7 +885,7 @@ async fn frames_over_a_configured_max_frame_bytes_get_an_error_then_close() {
         }
     }
     let error = expect_fatal(&mut c).await;
-    assert!(message_of(&error).contains("1024"), "{error:?}");
+    assert_malformed(&error, "1024-byte limit", "over max_frame_bytes");
     assert_doc(&server, "small", 1, &"s".repeat(800)).await;
 }
 
@@ -1715,4 +1736,98 @@ async fn resubmitting_the_same_op_is_not_applied_twice_and_gets_the_original_ver
         (json!(3), json!("w"), json!(2))
     );
     assert_doc(&server, doc, 3, "> hi!").await;
+}
+
+// ----------------------------------------------------------------------------------------
+// Limits that keep one connection from holding resources forever
+// ----------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_connection_that_never_sends_connect_is_closed_with_an_error() {
+    let server = TestServer::start_with(|c| c.connect_timeout_ms = 300).await;
+    let mut c = open(&server).await;
+    let started = Instant::now();
+    let error = expect_fatal(&mut c).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "not before the timeout"
+    );
+    assert!(message_of(&error).contains("300 ms"), "{error:?}");
+    // A client that connects in time is not affected once connected (no heart-beats asked).
+    let mut ok = server.client().await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let r = frame(Command::Ack, &[("id", "x"), ("receipt", "still-here")]);
+    request(&mut ok, &r, "still-here").await;
+}
+
+#[tokio::test]
+async fn every_errors_subscription_gets_every_error_event_until_unsubscribed() {
+    let server = TestServer::start().await;
+    let mut c = server.client().await;
+    c.subscribe_confirmed("e1", ERRORS, &[]).await;
+    c.subscribe_confirmed("e2", ERRORS, &[]).await;
+    let bad = op_frame(
+        "doc",
+        &json!({"client": "c", "seq": 1}),
+        &[("receipt", "bad-1")],
+    );
+    let (before, receipt) = request(&mut c, &bad, "bad-1").await;
+    assert!(before.is_empty(), "{before:?}");
+    assert_eq!(receipt.header("error"), Some("malformed-body"));
+    // The error events follow the RECEIPT.
+    let events = vec![c.frame().await, c.frame().await];
+    let mut subs: Vec<&str> = events
+        .iter()
+        .map(|f| {
+            assert_eq!(f.command, Command::Message);
+            assert_eq!(body_json(f)["code"], "malformed-body");
+            f.header("subscription").expect("subscription header")
+        })
+        .collect();
+    subs.sort();
+    assert_eq!(subs, ["e1", "e2"], "both subscriptions get the event");
+    let unsub = frame(Command::Unsubscribe, &[("id", "e1"), ("receipt", "u1")]);
+    request(&mut c, &unsub, "u1").await;
+    let bad = op_frame(
+        "doc",
+        &json!({"client": "c", "seq": 2}),
+        &[("receipt", "bad-2")],
+    );
+    request(&mut c, &bad, "bad-2").await;
+    let event = c.frame().await;
+    assert_eq!(event.header("subscription"), Some("e2"), "{event:?}");
+    // Nothing else: the next thing on the wire is the answer to a fresh request.
+    let ack = frame(Command::Ack, &[("id", "x"), ("receipt", "after")]);
+    let (between, _) = request(&mut c, &ack, "after").await;
+    assert!(
+        between.is_empty(),
+        "no event for the removed subscription: {between:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_transaction_holding_too_many_sends_is_a_violation() {
+    let server = TestServer::start().await;
+    let mut c = server.client().await;
+    let begin = frame(Command::Begin, &[("transaction", "t"), ("receipt", "b")]);
+    request(&mut c, &begin, "b").await;
+    let limit = otterdoc::session::MAX_TRANSACTION_FRAMES;
+    let body = submission("c", 1, 0, json!(["x"]));
+    for _ in 0..limit {
+        c.send(&op_frame("big", &body, &[("transaction", "t")]))
+            .await;
+    }
+    // The limit itself is fine: the session still answers.
+    let ack = frame(Command::Ack, &[("id", "x"), ("receipt", "alive")]);
+    request(&mut c, &ack, "alive").await;
+    c.send(&op_frame(
+        "big",
+        &body,
+        &[("transaction", "t"), ("receipt", "over")],
+    ))
+    .await;
+    let error = expect_fatal(&mut c).await;
+    assert_eq!(error.header("receipt-id"), Some("over"));
+    assert!(message_of(&error).contains("transaction"), "{error:?}");
+    assert_eq!(doc_state(&server, "big").await, None, "nothing was applied");
 }

@@ -8,6 +8,7 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use flate2::read::GzDecoder;
 use ot::{Document, Operation};
@@ -84,6 +85,12 @@ fn load(path: &Path) -> Trace {
     }
 }
 
+/// Every trace, loaded once for all the tests of this file.
+fn traces() -> &'static [Trace] {
+    static TRACES: OnceLock<Vec<Trace>> = OnceLock::new();
+    TRACES.get_or_init(|| trace_files().iter().map(|p| load(p)).collect())
+}
+
 /// The operations of a trace, one per patch, each built for the length the document has then.
 fn operations(trace: &Trace) -> Vec<Operation> {
     let mut len = trace.start.chars().count();
@@ -128,11 +135,10 @@ fn every_trace_replays_to_its_end_content() {
             "{expected} missing from {names:?}"
         );
     }
-    for path in &files {
-        let trace = load(path);
+    for trace in traces() {
         assert!(!trace.patches.is_empty(), "{}: no patches", trace.name);
-        let ops = operations(&trace);
-        let doc = replay(&trace, &ops);
+        let ops = operations(trace);
+        let doc = replay(trace, &ops);
         assert_eq!(
             doc.char_len(),
             trace.end.chars().count(),
@@ -154,10 +160,9 @@ fn every_trace_replays_to_its_end_content() {
 /// `sveltecomponent` multi-patch transactions).
 #[test]
 fn composed_history_takes_start_to_end() {
-    for path in trace_files() {
-        let trace = load(&path);
+    for trace in traces() {
         let name = &trace.name;
-        let ops = operations(&trace);
+        let ops = operations(trace);
         let all = Operation::compose_all(ops)
             .unwrap()
             .expect("a non-empty trace");

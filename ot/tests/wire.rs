@@ -148,7 +148,8 @@ fn too_large_lengths_are_rejected_not_overflowed() {
     // A delete of 2^63 could not be written back as a negative i64.
     let (_, reason) = component_error("[-9223372036854775808]");
     assert!(matches!(reason, ComponentError::TooLarge(_)), "{reason:?}");
-    // Whatever parses can be written back.
+    // Whatever parses can be written back (on 64-bit targets these lengths fit a usize).
+    #[cfg(target_pointer_width = "64")]
     for json in ["[9223372036854775807]", "[-9223372036854775807]"] {
         let op = Operation::from_json(json).unwrap();
         assert_eq!(op.to_json(), json.replace(' ', ""));

@@ -80,7 +80,13 @@ fn now_ms() -> u64 {
 }
 
 fn internal(err: &StorageError) -> Rejection {
-    Rejection::new(ErrorCode::Internal, format!("nothing was applied: {err}"))
+    Rejection::new(
+        ErrorCode::Internal,
+        format!(
+            "storage failed ({err}); the op may or may not be stored: resubmit it unchanged, \
+             resubmission is idempotent"
+        ),
+    )
 }
 
 impl DocumentActor {
@@ -188,7 +194,11 @@ impl DocumentActor {
         retire
     }
 
+    /// Handles one mailbox drain: applies every submission in memory, commits them all with one
+    /// write batch and one flush, and only then answers reads and subscriptions, so that those
+    /// never see state that is not yet durable and never force a second flush.
     async fn handle_batch(&mut self, batch: Vec<Command>) -> Result<(), StorageError> {
+        let mut reads = Vec::new();
         for cmd in batch {
             match cmd {
                 Command::Submit {
@@ -201,12 +211,16 @@ impl DocumentActor {
                         let _ = reply.send(Err(rejection));
                     }
                 },
+                read => reads.push(read),
+            }
+        }
+        self.commit().await?;
+        for read in reads {
+            match read {
                 Command::Subscribe {
                     with_content,
                     reply,
                 } => {
-                    // A subscriber must never see state that is not yet durable.
-                    self.commit().await?;
                     let _ = reply.send(Subscribed {
                         version: self.version,
                         content: with_content.then(|| self.document.to_string()),
@@ -215,12 +229,12 @@ impl DocumentActor {
                     });
                 }
                 Command::Snapshot { reply } => {
-                    self.commit().await?;
                     let _ = reply.send((self.version, self.document.to_string()));
                 }
+                Command::Submit { .. } => unreachable!("submissions were handled above"),
             }
         }
-        self.commit().await
+        Ok(())
     }
 
     /// Persists every unflushed op in one batch and one flush, then acknowledges and

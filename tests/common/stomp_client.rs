@@ -61,6 +61,42 @@ impl StompClient {
         }
     }
 
+    /// Like [`Self::open`], over a socket whose receive buffer is set to `bytes` before it
+    /// connects (the kernel rounds it up to its minimum): a client that stops reading then
+    /// pushes back on the server almost at once instead of after megabytes of buffering.
+    pub async fn open_with_recv_buffer(url: &str, bytes: u32) -> StompClient {
+        let mut request = url.into_client_request().expect("request");
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            "v10.stomp, v11.stomp, v12.stomp".parse().expect("header"),
+        );
+        let host = request.uri().host().expect("host").to_owned();
+        let port = request.uri().port_u16().expect("port");
+        let addr: std::net::SocketAddr = format!("{host}:{port}").parse().expect("ip:port");
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+        let handshake = async {
+            let tcp = socket.connect(addr).await.expect("tcp connects");
+            tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(tcp))
+                .await
+                .expect("websocket connects")
+        };
+        let (ws, response) = tokio::time::timeout(WAIT, handshake)
+            .await
+            .expect("connect timed out");
+        let subprotocol = response
+            .headers()
+            .get("sec-websocket-protocol")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        StompClient {
+            ws,
+            parser: FrameParser::new(16 * 1024 * 1024),
+            subprotocol,
+            closed: false,
+        }
+    }
+
     pub async fn send_raw(&mut self, bytes: &[u8]) {
         let msg = match std::str::from_utf8(bytes) {
             Ok(text) => Message::text(text.to_owned()),
