@@ -41,6 +41,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// A running server.
 pub struct Server {
     addr: SocketAddr,
+    registry: DocumentRegistry,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
@@ -63,6 +64,7 @@ impl Server {
             source,
         })?;
         let registry = DocumentRegistry::new(log, Arc::new(config));
+        let registry_handle = registry.clone();
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (alive, mut all_closed) = mpsc::channel::<()>(1);
         let sessions = SessionContext {
@@ -102,6 +104,7 @@ impl Server {
         tracing::info!(%addr, "otterdoc listening");
         Ok(Server {
             addr,
+            registry: registry_handle,
             shutdown,
             task,
         })
@@ -110,6 +113,11 @@ impl Server {
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// How many documents have a running task right now (idle ones are unloaded).
+    pub fn open_documents(&self) -> usize {
+        self.registry.open_documents()
     }
 
     /// Starts a graceful shutdown without waiting for it.

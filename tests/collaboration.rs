@@ -439,7 +439,7 @@ async fn concurrent_random_editors_converge() {
     bounded(async {
         init_tracing();
         const CLIENTS: u64 = 4;
-        const EDITS: usize = 300;
+        const EDITS: usize = 400;
         let server = TestServer::start().await;
         let doc = "random";
         let mut tasks = Vec::new();
@@ -473,8 +473,10 @@ async fn concurrent_random_editors_converge() {
         assert_eq!(records.len() as u64, version);
         assert_eq!(replay(&records), content);
         let transformed: u64 = clients.iter().map(|c| c.transformed).sum();
+        let by_receipt: u64 = clients.iter().map(|c| c.acked_by_receipt).sum();
         eprintln!(
-            "{} edits, {sent} ops, {transformed} received while pending, {} chars",
+            "{} edits, {sent} ops ({by_receipt} acknowledged by RECEIPT first), \
+             {transformed} received while pending, {} chars",
             CLIENTS as usize * EDITS,
             content.chars().count()
         );
@@ -558,7 +560,7 @@ async fn catch_up_while_ops_are_submitted_has_no_gap_and_no_duplicate() {
         let doc = "racing";
         let mut w = Writer::new(&server, doc, "w", 0).await;
         w.window(vec![json!(["seed"])]).await;
-        // The writer keeps submitting (windows of 1–8 ops, each window on one base, so the
+        // The writer keeps submitting (windows of 1–16 ops, each window on one base, so the
         // server transforms them) until every subscription below is made.
         let stop = Arc::new(AtomicBool::new(false));
         let writer = tokio::spawn({
@@ -567,7 +569,7 @@ async fn catch_up_while_ops_are_submitted_has_no_gap_and_no_duplicate() {
                 let mut rng = StdRng::seed_from_u64(7);
                 let mut i = 0;
                 while !stop.load(Ordering::SeqCst) {
-                    let n = rng.random_range(1..=8);
+                    let n = rng.random_range(1..=16);
                     let ops = (0..n).map(|j| json!([format!("{i}.{j} ")])).collect();
                     w.window(ops).await;
                     tokio::time::sleep(Duration::from_millis(rng.random_range(0..=3))).await;
@@ -842,7 +844,6 @@ async fn two_editors_replay_a_real_trace_in_turns() {
 async fn an_idle_document_is_unloaded_and_reloads_transparently() {
     bounded(async {
         const IDLE_MS: u64 = 200;
-        let idle = Duration::from_millis(IDLE_MS * 3);
         let server = TestServer::start_with(|c| c.idle_doc_ms = IDLE_MS).await;
         let doc = "idle";
         let mut rng = StdRng::seed_from_u64(3);
@@ -851,32 +852,39 @@ async fn an_idle_document_is_unloaded_and_reloads_transparently() {
             a.random_edit(&mut rng).await;
         }
         a.wait_idle().await;
+        // A document with a subscriber stays loaded however long it is idle.
+        tokio::time::sleep(Duration::from_millis(IDLE_MS * 3)).await;
+        assert_eq!(
+            server.open_documents(),
+            1,
+            "a subscribed document stays loaded"
+        );
         let (v1, content1) = (a.version(), a.content());
         let len1 = content1.chars().count();
         a.close().await;
 
         // No subscriber, no request: the document task unloads. A submission with the right
         // base goes to a fresh task that reloaded the document from storage.
-        tokio::time::sleep(idle).await;
+        server.wait_all_unloaded().await;
         let mut w = server.client().await;
         let append = json!({"client":"w","seq":1,"base":v1,"op":splice_json(len1, len1, 0, "!")});
         assert_eq!(submit(&mut w, doc, &append).await, v1 + 1);
 
-        tokio::time::sleep(idle).await;
+        server.wait_all_unloaded().await;
         let body = json!({"client":"w","seq":2,"base":v1 + 1,"op":["¿"]}).to_string();
         let (status, reply) = server.post("/docs/idle/ops", &body).await;
         assert_eq!(status, 200, "{reply}");
         assert_eq!(reply["version"], v1 + 2);
 
         // A stale base after a reload: transformed against ops that are only in storage.
-        tokio::time::sleep(idle).await;
+        server.wait_all_unloaded().await;
         let stale = json!({"client":"w","seq":3,"base":v1,"op":splice_json(len1, len1, 0, "?")});
         assert_eq!(submit(&mut w, doc, &stale).await, v1 + 3);
         let expected = format!("¿{content1}!?");
 
-        tokio::time::sleep(idle).await;
+        server.wait_all_unloaded().await;
         assert_eq!(get_doc(&server, doc).await, (v1 + 3, expected.clone()));
-        tokio::time::sleep(idle).await;
+        server.wait_all_unloaded().await;
         let mut b = OtClient::join(&server, doc).await;
         assert_eq!((b.version(), b.content()), (v1 + 3, expected.clone()));
         b.insert(0, "👋").await;

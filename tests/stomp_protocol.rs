@@ -1775,7 +1775,7 @@ async fn every_errors_subscription_gets_every_error_event_until_unsubscribed() {
     assert!(before.is_empty(), "{before:?}");
     assert_eq!(receipt.header("error"), Some("malformed-body"));
     // The error events follow the RECEIPT.
-    let events = vec![c.frame().await, c.frame().await];
+    let events = [c.frame().await, c.frame().await];
     let mut subs: Vec<&str> = events
         .iter()
         .map(|f| {

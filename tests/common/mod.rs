@@ -71,6 +71,23 @@ impl TestServer {
         }
     }
 
+    /// How many documents have a running task.
+    pub fn open_documents(&self) -> usize {
+        self.server.as_ref().map_or(0, Server::open_documents)
+    }
+
+    /// Waits (bounded by [`WAIT`]) until no document task is running.
+    pub async fn wait_all_unloaded(&self) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while self.open_documents() > 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "documents still loaded after {WAIT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn ws_url(&self) -> String {
         format!("ws://{}/ws", self.addr)
     }

@@ -82,6 +82,10 @@ pub struct OtClient {
     pub transformed: u64,
     /// Foreign ops received.
     pub received: u64,
+    /// Acknowledgements that came from a RECEIPT (before the op's own event) and from the
+    /// op's own event (before or without the RECEIPT).
+    pub acked_by_receipt: u64,
+    pub acked_by_event: u64,
 }
 
 impl OtClient {
@@ -121,6 +125,8 @@ impl OtClient {
             sent: 0,
             transformed: 0,
             received: 0,
+            acked_by_receipt: 0,
+            acked_by_event: 0,
         };
         for frame in frames {
             client.handle(frame).await;
@@ -300,6 +306,7 @@ impl OtClient {
         );
         if version == self.version + 1 {
             // Every op before ours has been seen: this is the op's place in the history.
+            self.acked_by_receipt += 1;
             self.ack(version).await;
         } else {
             assert!(
@@ -348,6 +355,7 @@ impl OtClient {
                     self.client_id
                 );
             }
+            self.acked_by_event += 1;
             self.ack(version).await;
             return;
         }
