@@ -19,4 +19,12 @@ echo "== fuzz targets (${FUZZ_SECONDS:-20} s each)"
 bash fuzz/run.sh
 
 echo "== cargo test --workspace"
-cargo test --workspace
+log=$(mktemp)
+set +e
+cargo test --workspace 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line over every test binary of the workspace (cargo prints one line per binary).
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' "$log"
+rm -f "$log"
+exit "$status"

@@ -62,6 +62,7 @@ fn main() {
     // Apply on operational-transform costs O(document) per op: sample the whole trace with
     // windows of consecutive edits (see `build_windows`), and time ours on the same windows.
     let windows = build_windows(&trace, 20, 500);
+    check_windows(&windows, &ot_ops, &otrs_ops);
     let window_ops: usize = windows.iter().map(|w| w.len).sum();
     let prefix = 10_000;
     let (pairs_ot, pairs_otrs) = build_transform_pairs(&trace);
@@ -153,6 +154,21 @@ fn main() {
         n,
         median_time(9, || (), |_| run_transform_otrs(&pairs_otrs)),
     );
+    let chunked = |run: &dyn Fn() -> Duration| {
+        let mut times: Vec<Duration> = (0..7).map(|_| run()).collect();
+        times.sort();
+        times[times.len() / 2]
+    };
+    row(
+        "ot transform, chunks of 1000",
+        n,
+        chunked(&|| time_chunked(&pairs_ot, 1000, run_transform_ot).0),
+    );
+    row(
+        "operational-transform transform, chunks 1000",
+        n,
+        chunked(&|| time_chunked(&pairs_otrs, 1000, run_transform_otrs).0),
+    );
     row(
         "ot Operation::compose_all",
         n,
@@ -208,8 +224,14 @@ fn main() {
         rate("ot Document::apply, first 10k") / rate("operational-transform apply, first 10k"),
     );
     ratio(
-        "transform: ot / operational-transform",
+        "transform: ot / op-transform (pre-built pairs, streamed)",
         rate("ot transform") / rate("operational-transform transform"),
+        2.0,
+    );
+    ratio(
+        "transform: ot / op-transform (chunks of 1000, hot)",
+        rate("ot transform, chunks of 1000")
+            / rate("operational-transform transform, chunks 1000"),
         2.0,
     );
     ratio(

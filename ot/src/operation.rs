@@ -85,6 +85,22 @@ impl Operation {
         }
     }
 
+    /// Wraps `components`, which the caller guarantees are in canonical form and span
+    /// `base_len` chars producing `target_len` (checked in debug builds).
+    pub(crate) fn from_canonical_parts(
+        components: Vec<Component>,
+        base_len: usize,
+        target_len: usize,
+    ) -> Self {
+        let op = Self {
+            components,
+            base_len,
+            target_len,
+        };
+        debug_assert_eq!(op, Self::from_components(op.components.iter().cloned()));
+        op
+    }
+
     /// The components, in canonical form.
     pub fn components(&self) -> &[Component] {
         &self.components

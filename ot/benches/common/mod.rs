@@ -9,6 +9,7 @@
 
 use std::io::Read;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use jumprope::JumpRope;
 use operational_transform::OperationSeq;
@@ -309,6 +310,26 @@ pub fn run_transform_otrs(pairs: &[(OperationSeq, OperationSeq)]) -> usize {
         .sum()
 }
 
+/// Runs `run` over `pairs` in chunks of `chunk`, each chunk cloned (untimed) just before it is
+/// timed, and returns the total time of the runs. A server transforms an operation that has just
+/// arrived against recent history, both hot in cache; streaming through 259k pre-built pairs
+/// scattered over the heap instead adds the same cache misses to both libraries.
+pub fn time_chunked<P: Clone>(
+    pairs: &[P],
+    chunk: usize,
+    mut run: impl FnMut(&[P]) -> usize,
+) -> (Duration, usize) {
+    let mut total = Duration::ZERO;
+    let mut acc = 0;
+    for c in pairs.chunks(chunk) {
+        let fresh = c.to_vec();
+        let t = Instant::now();
+        acc += run(std::hint::black_box(&fresh));
+        total += t.elapsed();
+    }
+    (total, acc)
+}
+
 // ---- compose --------------------------------------------------------------------------------
 
 pub fn run_compose_ot(ops: Vec<Operation>) -> Operation {
@@ -331,6 +352,16 @@ pub fn run_compose_otrs(mut level: Vec<OperationSeq>) -> OperationSeq {
         level = next;
     }
     level.pop().expect("non-empty")
+}
+
+/// Checks that both libraries turn every window into the same text (panics if not).
+pub fn check_windows(windows: &[Window], ot_ops: &[Operation], otrs_ops: &[OperationSeq]) {
+    for w in windows {
+        let ops = w.first..w.first + w.len;
+        let ours = run_document(Document::from_text(&w.text), &ot_ops[ops.clone()]);
+        let theirs = run_otrs_apply(w.text.clone(), &otrs_ops[ops]);
+        assert_eq!(ours.to_string(), theirs, "window at edit {}", w.first);
+    }
 }
 
 /// Runs every pipeline once and checks it reproduces the trace's end text (panics if not).
