@@ -21,7 +21,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use common::*;
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput};
 use ot::Document;
 
 const TRACES: [&str; 4] = [
@@ -32,13 +32,21 @@ const TRACES: [&str; 4] = [
 ];
 
 /// Small samples and short measurements: the machine is shared and noisy, and the slow
-/// `operational-transform` baselines take up to a second per iteration.
+/// `operational-transform` baselines take up to half a second per iteration (see
+/// [`slow_group`]).
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .without_plots()
+}
+
+/// For groups whose iterations take tens to hundreds of milliseconds: the same number of
+/// iterations in every sample, and `secs` to measure them.
+fn slow_group(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, secs: u64) {
+    g.sampling_mode(SamplingMode::Flat)
+        .measurement_time(Duration::from_secs(secs));
 }
 
 /// Raw rope edits on every trace, and `Document::apply` through pre-built operations.
@@ -59,6 +67,7 @@ fn ropes(c: &mut Criterion) {
         }
         let start = Document::from_text(&trace.start);
         let mut g = c.benchmark_group(format!("ropes/{name}"));
+        slow_group(&mut g, 2);
         g.throughput(Throughput::Elements(trace.patches.len() as u64));
         g.bench_function("jumprope", |b| b.iter(|| run_jumprope(black_box(&trace))));
         g.bench_function("ropey", |b| b.iter(|| run_ropey(black_box(&trace))));
@@ -89,6 +98,7 @@ fn apply(c: &mut Criterion) {
     let start = Document::from_text(&trace.start);
 
     let mut g = c.benchmark_group(format!("apply/{}", trace.name));
+    slow_group(&mut g, 5);
     g.throughput(Throughput::Elements(trace.patches.len() as u64));
     g.bench_function("ot Document::apply, whole trace", |b| {
         b.iter_batched(
@@ -137,6 +147,7 @@ fn transform(c: &mut Criterion) {
     let trace = load(MAIN_TRACE);
     let (ours, theirs) = build_transform_pairs(&trace);
     let mut g = c.benchmark_group(format!("transform/{}", trace.name));
+    slow_group(&mut g, 2);
     g.throughput(Throughput::Elements(ours.len() as u64));
     g.bench_function("ot transform, streamed", |b| {
         b.iter(|| run_transform_ot(black_box(&ours)))
@@ -169,6 +180,7 @@ fn compose(c: &mut Criterion) {
     let otrs_ops = build_otrs_ops(&trace);
     check(&trace, &ot_ops, &otrs_ops);
     let mut g = c.benchmark_group(format!("compose/{}", trace.name));
+    slow_group(&mut g, 5);
     g.throughput(Throughput::Elements(ot_ops.len() as u64));
     g.bench_function("ot Operation::compose_all", |b| {
         b.iter_batched(|| ot_ops.clone(), run_compose_ot, BatchSize::LargeInput)
