@@ -29,7 +29,7 @@ impl Raw {
             Raw::Delete(n) => Component::Delete((*n).into()),
             Raw::BigRetain(n) => Component::Retain(*n as usize),
             Raw::BigDelete(n) => Component::Delete(*n as usize),
-            Raw::Insert(t) => Component::Insert(t.build()),
+            Raw::Insert(t) => Component::Insert(t.build().into()),
         }
     }
 }

@@ -49,7 +49,7 @@ mod wire;
 
 pub use document::{Document, TextSource};
 pub use error::{ComponentError, OtError, WireError};
-pub use operation::{Component, Operation};
+pub use operation::{Component, InsertText, Operation};
 pub use transform::{
     transform, transform_index, transform_selection, transform_through, Bias, Selection, Side,
 };

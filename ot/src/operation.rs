@@ -5,7 +5,17 @@
 //! Every length in this crate counts `char`s (code points), never UTF-8 bytes or UTF-16 units,
 //! so that a client in any language agrees with the server on what "position 5" means.
 
+use smallvec::SmallVec;
+
 use crate::error::OtError;
+
+/// The text of an insert: a string that keeps up to 24 bytes inline, so the typical keystroke
+/// insert (and its transformed copies) costs no allocation. It derefs to `str` and converts
+/// from `&str` and `String` with `.into()`.
+pub type InsertText = compact_str::CompactString;
+
+/// Component storage: up to four components inline.
+pub(crate) type Components = SmallVec<[Component; 4]>;
 use crate::text::{char_len, split_at_char};
 
 /// One step of an [`Operation`], read left to right over the base document.
@@ -14,7 +24,7 @@ pub enum Component {
     /// Keep the next `n` characters of the base document (`n > 0`).
     Retain(usize),
     /// Insert this (non-empty) text at the current position.
-    Insert(String),
+    Insert(InsertText),
     /// Remove the next `n` characters of the base document (`n > 0`).
     Delete(usize),
 }
@@ -58,7 +68,9 @@ impl Component {
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Operation {
-    components: Vec<Component>,
+    /// Inline storage for the common shapes (a keystroke is at most retain, insert, delete,
+    /// retain), so building or transforming one allocates only for inserted text.
+    components: Components,
     base_len: usize,
     target_len: usize,
 }
@@ -79,7 +91,7 @@ impl Operation {
     /// Pre-allocates room for `n` components.
     pub fn with_capacity(n: usize) -> Self {
         Self {
-            components: Vec::with_capacity(n),
+            components: Components::with_capacity(n),
             base_len: 0,
             target_len: 0,
         }
@@ -88,7 +100,7 @@ impl Operation {
     /// Wraps `components`, which the caller guarantees are in canonical form and span
     /// `base_len` chars producing `target_len` (checked in debug builds).
     pub(crate) fn from_canonical_parts(
-        components: Vec<Component>,
+        components: Components,
         base_len: usize,
         target_len: usize,
     ) -> Self {
@@ -161,8 +173,10 @@ impl Operation {
             [.., Component::Insert(before), Component::Delete(_)] => before.push_str(text),
             [.., Component::Delete(_)] => self
                 .components
-                .insert(n - 1, Component::Insert(text.to_owned())),
-            _ => self.components.push(Component::Insert(text.to_owned())),
+                .insert(n - 1, Component::Insert(InsertText::from(text))),
+            _ => self
+                .components
+                .push(Component::Insert(InsertText::from(text))),
         }
         self
     }
@@ -402,7 +416,7 @@ impl Operation {
 
     /// Consumes the operation, returning its components.
     pub fn into_components(self) -> Vec<Component> {
-        self.components
+        self.components.into_vec()
     }
 }
 

@@ -13,7 +13,7 @@
 //! `received′` to its document.
 
 use crate::error::OtError;
-use crate::operation::{Component, Operation, Piece, Pieces};
+use crate::operation::{Component, Components, Operation, Piece, Pieces};
 use crate::text::char_len;
 
 /// Which of two concurrent inserts at the same position goes first.
@@ -191,10 +191,10 @@ fn splice_over(x: &Splice, y: &Splice, x_first: bool, len: usize) -> Operation {
     }
     let overlap = x_end.min(y_end).saturating_sub(x.pos.max(y.pos));
     let deleted = x.del - overlap;
-    let mut out = Vec::with_capacity(6);
+    let mut out = Components::new();
     push_retain(&mut out, lead);
     if x.chars > 0 {
-        out.push(Component::Insert(x.text.to_owned()));
+        out.push(Component::Insert(x.text.into()));
     }
     let mut consumed = lead + deleted;
     if y.chars > 0 && !y_first && y.pos < x_end {
@@ -211,7 +211,7 @@ fn splice_over(x: &Splice, y: &Splice, x_first: bool, len: usize) -> Operation {
     Operation::from_canonical_parts(out, base_len, base_len - deleted + x.chars)
 }
 
-fn push_retain(out: &mut Vec<Component>, n: usize) {
+fn push_retain(out: &mut Components, n: usize) {
     if n > 0 {
         match out.last_mut() {
             Some(Component::Retain(last)) => *last += n,
@@ -220,7 +220,7 @@ fn push_retain(out: &mut Vec<Component>, n: usize) {
     }
 }
 
-fn push_delete(out: &mut Vec<Component>, n: usize) {
+fn push_delete(out: &mut Components, n: usize) {
     if n > 0 {
         match out.last_mut() {
             Some(Component::Delete(last)) => *last += n,

@@ -214,7 +214,7 @@ impl Serialize for Operation {
         for c in self.components() {
             match c {
                 Component::Retain(n) => seq.serialize_element(n)?,
-                Component::Insert(s) => seq.serialize_element(s)?,
+                Component::Insert(s) => seq.serialize_element(s.as_str())?,
                 Component::Delete(n) => {
                     let n = i64::try_from(*n).map_err(|_| S::Error::custom("delete too long"))?;
                     seq.serialize_element(&-n)?

@@ -400,7 +400,7 @@ proptest! {
             prop_oneof![
                 (0usize..4).prop_map(Component::Retain),
                 (0usize..4).prop_map(Component::Delete),
-                arb_text(3).prop_map(Component::Insert),
+                arb_text(3).prop_map(|t| Component::Insert(t.into())),
             ],
             0..12,
         ),
@@ -418,7 +418,7 @@ proptest! {
             fitted.push(c);
         }
         fitted.push(Component::Retain(left));
-        fitted.push(Component::Insert(String::new()));
+        fitted.push(Component::Insert(ot::InsertText::default()));
 
         let op = Operation::from_components(fitted.clone());
         assert_canonical(&op);
