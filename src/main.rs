@@ -23,25 +23,27 @@ enum CliCommand {
     Serve(Config),
 }
 
-async fn terminated() {
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called, not when
+/// the future is first polled, so a signal that arrives right after the server says it is ready
+/// is still caught (and leads to a graceful shutdown, not the default "terminate now").
+fn termination_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+        let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 
@@ -56,12 +58,13 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         CliCommand::Serve(config) => {
+            let signal = termination_signal()?;
             let server = Server::start(config)
                 .await
                 .context("otterdoc could not start")?;
             // One machine-readable line, so scripts (and tests) can find a port chosen with :0.
             println!("otterdoc listening on {}", server.local_addr());
-            terminated().await;
+            signal.await;
             tracing::info!("signal received, shutting down");
             server.shutdown().await;
         }

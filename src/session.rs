@@ -94,7 +94,8 @@ enum Delivery {
         receipt: Option<String>,
         doc: Option<String>,
         ids: SubmissionIds,
-        result: Result<Applied, Rejection>,
+        /// Boxed: an applied op is much larger than the other variant.
+        result: Box<Result<Applied, Rejection>>,
     },
     /// A plain RECEIPT (for a frame whose effect was immediate, but which must not overtake
     /// the receipts of SENDs before it).
@@ -335,7 +336,7 @@ impl Session {
                             receipt,
                             doc,
                             ids,
-                            result: Err(rejection),
+                            result: Box::new(Err(rejection)),
                         }
                     }));
                 }
@@ -454,7 +455,7 @@ impl Session {
                     receipt,
                     doc,
                     ids,
-                    result: Err(rejection),
+                    result: Box::new(Err(rejection)),
                 }
             })
         };
@@ -499,7 +500,7 @@ impl Session {
                     receipt,
                     doc,
                     ids,
-                    result: outcome.await,
+                    result: Box::new(outcome.await),
                 }
             }),
             Err(rejection) => rejected(rejection, ids),
@@ -518,7 +519,7 @@ impl Session {
                 doc,
                 ids,
                 result,
-            } => match result {
+            } => match *result {
                 Ok(applied) => {
                     if let Some(receipt) = receipt {
                         let frame = receipt_frame(&receipt)

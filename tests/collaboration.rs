@@ -11,11 +11,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use common::history::{all_ops, get_doc, replay};
 use common::ot_client::OtClient;
 use common::stomp_client::{body_json, Incoming};
 use common::{StompClient, TestServer};
 use flate2::read::GzDecoder;
-use ot::{Document, Operation};
+use ot::Operation;
 use otterdoc::stomp::{Command, StompFrame};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -129,58 +130,6 @@ impl Writer {
         }
         self.version
     }
-}
-
-/// Every op record of `doc`, following `next` through all pages of `GET /docs/<id>/ops`.
-async fn all_ops(server: &TestServer, doc: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut from = 0u64;
-    let mut pages = 0;
-    loop {
-        let (status, page) = server.get(&format!("/docs/{doc}/ops?from={from}")).await;
-        assert_eq!(status, 200, "{page}");
-        pages += 1;
-        let ops = page["ops"].as_array().expect("ops array");
-        assert!(!ops.is_empty() || page["next"].is_null(), "{page}");
-        out.extend(ops.iter().cloned());
-        match page["next"].as_u64() {
-            Some(next) => {
-                assert!(next > from, "next moves forward: {page}");
-                from = next;
-            }
-            None => break,
-        }
-        assert!(pages < 10_000, "too many pages");
-    }
-    for (i, rec) in out.iter().enumerate() {
-        assert_eq!(
-            rec["version"],
-            (i + 1) as u64,
-            "ops are versions 1.. in order"
-        );
-    }
-    out
-}
-
-/// Applies every record's op, in order, from the empty document.
-fn replay(records: &[Value]) -> String {
-    let mut doc = Document::new();
-    for rec in records {
-        let op: Operation = serde_json::from_value(rec["op"].clone()).expect("stored op parses");
-        doc.apply(&op)
-            .unwrap_or_else(|e| panic!("version {} does not apply: {e}", rec["version"]));
-    }
-    doc.to_string()
-}
-
-/// `GET /docs/<id>`: (version, content).
-async fn get_doc(server: &TestServer, doc: &str) -> (u64, String) {
-    let (status, body) = server.get(&format!("/docs/{doc}")).await;
-    assert_eq!(status, 200, "{body}");
-    (
-        body["version"].as_u64().unwrap(),
-        body["content"].as_str().unwrap().to_owned(),
-    )
 }
 
 /// An op event carries exactly its stored record plus `type` and `doc`.
@@ -316,7 +265,7 @@ async fn subscribing_sends_a_snapshot_of_content_and_version() {
             (4, "Jello wörld 🌍!".to_owned())
         );
         assert_eq!(
-            get_doc(&server, doc).await,
+            get_doc(server.addr, doc).await,
             (4, "Jello wörld 🌍!".to_owned())
         );
     })
@@ -394,10 +343,10 @@ async fn an_op_event_reaches_its_submitter_and_every_other_subscriber() {
         assert_quiet(&mut a).await;
         assert_quiet(&mut b).await;
 
-        let records = all_ops(&server, doc).await;
+        let records = all_ops(server.addr, doc, None).await;
         assert_event_is_record(&ev, &records[0], doc);
         assert_event_is_record(&ev_b, &records[1], doc);
-        assert_eq!(get_doc(&server, doc).await, (2, "héllo 👋X".to_owned()));
+        assert_eq!(get_doc(server.addr, doc).await, (2, "héllo 👋X".to_owned()));
     })
     .await;
 }
@@ -420,7 +369,7 @@ async fn concurrent_edits_at_the_same_place_converge_first_arrival_first() {
         a.insert(0, "Oh, ").await;
         a.wait_idle().await;
         b.wait_idle().await;
-        let (version, content) = get_doc(&server, doc).await;
+        let (version, content) = get_doc(server.addr, doc).await;
         assert_eq!(version, 4);
         a.wait_version(version).await;
         b.wait_version(version).await;
@@ -429,7 +378,10 @@ async fn concurrent_edits_at_the_same_place_converge_first_arrival_first() {
         assert_eq!(a.content(), content);
         assert_eq!(b.content(), content);
         assert!(b.transformed >= 1, "b transformed its pending ops");
-        assert_eq!(replay(&all_ops(&server, doc).await), content);
+        assert_eq!(
+            replay(&all_ops(server.addr, doc, None).await).last(),
+            Some(&content)
+        );
     })
     .await;
 }
@@ -461,7 +413,7 @@ async fn concurrent_random_editors_converge() {
             clients.push(task.await.expect("editor task"));
         }
         // Everyone is idle, so every op is applied: the server's version is final.
-        let (version, content) = get_doc(&server, doc).await;
+        let (version, content) = get_doc(server.addr, doc).await;
         let sent: u64 = clients.iter().map(|c| c.sent).sum();
         assert_eq!(version, sent, "every op sent was applied once");
         for c in &mut clients {
@@ -469,9 +421,9 @@ async fn concurrent_random_editors_converge() {
             assert_eq!(c.version(), version);
             assert_eq!(c.content(), content, "{} diverged", c.client_id());
         }
-        let records = all_ops(&server, doc).await;
+        let records = all_ops(server.addr, doc, None).await;
         assert_eq!(records.len() as u64, version);
-        assert_eq!(replay(&records), content);
+        assert_eq!(replay(&records).last(), Some(&content));
         let transformed: u64 = clients.iter().map(|c| c.transformed).sum();
         let by_receipt: u64 = clients.iter().map(|c| c.acked_by_receipt).sum();
         eprintln!(
@@ -514,7 +466,7 @@ async fn subscribing_with_a_version_catches_up_then_goes_live() {
             .await;
         let all_events = read_ops(&mut all, early, 1, 30).await;
 
-        let records = all_ops(&server, doc).await;
+        let records = all_ops(server.addr, doc, None).await;
         for (ev, rec) in all_events.iter().zip(&records) {
             assert_event_is_record(ev, rec, doc);
         }
@@ -526,7 +478,7 @@ async fn subscribing_with_a_version_catches_up_then_goes_live() {
         for i in 0..5 {
             w.window(vec![json!([format!("live{i}")])]).await;
         }
-        let records = all_ops(&server, doc).await;
+        let records = all_ops(server.addr, doc, None).await;
         for c in [&mut mid, &mut head, &mut all] {
             let live = read_ops(c, Vec::new(), 31, 35).await;
             for (ev, rec) in live.iter().zip(&records[30..]) {
@@ -584,7 +536,7 @@ async fn catch_up_while_ops_are_submitted_has_no_gap_and_no_duplicate() {
         let mut subs = Vec::new();
         for i in 0..12u64 {
             tokio::time::sleep(Duration::from_millis(rng.random_range(5..=30))).await;
-            let (current, _) = get_doc(&server, doc).await;
+            let (current, _) = get_doc(server.addr, doc).await;
             let from = match i % 4 {
                 0 => current,
                 1 => current.saturating_sub(1),
@@ -606,7 +558,7 @@ async fn catch_up_while_ops_are_submitted_has_no_gap_and_no_duplicate() {
         for i in 0..3 {
             w.window(vec![json!([format!("after{i}")])]).await;
         }
-        let records = all_ops(&server, doc).await;
+        let records = all_ops(server.addr, doc, None).await;
         assert_eq!(records.len() as u64, last + 3);
         for (c, from, early) in &mut subs {
             let events = read_ops(c, std::mem::take(early), *from + 1, last + 3).await;
@@ -696,7 +648,7 @@ async fn a_subscriber_that_does_not_read_for_a_long_time_gets_every_op_once() {
         let expected: String = (last + 1 - WIDTH as u64..=last)
             .map(|v| chunk_at(v).1)
             .collect();
-        let (version, content) = get_doc(&server, doc).await;
+        let (version, content) = get_doc(server.addr, doc).await;
         assert_eq!(version, last);
         assert!(
             content == expected,
@@ -723,7 +675,10 @@ async fn a_resubmitted_op_is_applied_once_even_after_a_restart() {
         // Same client, seq, base and op: answered with the original version, not applied.
         assert_eq!(submit(&mut c, doc, &first).await, 1);
         assert_eq!(submit(&mut c, doc, &other).await, 2);
-        assert_eq!(get_doc(&server, doc).await, (2, "hello world".to_owned()));
+        assert_eq!(
+            get_doc(server.addr, doc).await,
+            (2, "hello world".to_owned())
+        );
         // No event for the duplicates: the next event is the next new op.
         let next = json!({"client":"dup","seq":2,"base":2,"op":[11,"!"]});
         assert_eq!(submit(&mut c, doc, &next).await, 3);
@@ -740,15 +695,18 @@ async fn a_resubmitted_op_is_applied_once_even_after_a_restart() {
         let mut c = server.client().await;
         assert_eq!(submit(&mut c, doc, &first).await, 1);
         assert_eq!(submit(&mut c, doc, &next).await, 3);
-        assert_eq!(get_doc(&server, doc).await, (3, "hello world!".to_owned()));
-        let records = all_ops(&server, doc).await;
+        assert_eq!(
+            get_doc(server.addr, doc).await,
+            (3, "hello world!".to_owned())
+        );
+        let records = all_ops(server.addr, doc, None).await;
         assert_eq!(records.len(), 3);
-        assert_eq!(replay(&records), "hello world!");
+        assert_eq!(replay(&records).last().unwrap(), "hello world!");
         // And the document goes on normally.
         let more = json!({"client":"dup","seq":3,"base":3,"op":[12," 👋"]});
         assert_eq!(submit(&mut c, doc, &more).await, 4);
         assert_eq!(
-            get_doc(&server, doc).await,
+            get_doc(server.addr, doc).await,
             (4, "hello world! 👋".to_owned())
         );
     })
@@ -822,7 +780,7 @@ async fn two_editors_replay_a_real_trace_in_turns() {
                 "diverged after block {i}"
             );
         }
-        let (version, content) = get_doc(&server, doc).await;
+        let (version, content) = get_doc(server.addr, doc).await;
         assert!(
             content == trace.end,
             "the server's content is not the trace's endContent"
@@ -834,7 +792,7 @@ async fn two_editors_replay_a_real_trace_in_turns() {
                 "an editor's content is not endContent"
             );
         }
-        assert!(replay(&all_ops(&server, doc).await) == trace.end);
+        assert!(replay(&all_ops(server.addr, doc, None).await).last() == Some(&trace.end));
         eprintln!("{} patches in {version} ops", trace.patches.len());
     })
     .await;
@@ -883,18 +841,18 @@ async fn an_idle_document_is_unloaded_and_reloads_transparently() {
         let expected = format!("¿{content1}!?");
 
         server.wait_all_unloaded().await;
-        assert_eq!(get_doc(&server, doc).await, (v1 + 3, expected.clone()));
+        assert_eq!(get_doc(server.addr, doc).await, (v1 + 3, expected.clone()));
         server.wait_all_unloaded().await;
         let mut b = OtClient::join(&server, doc).await;
         assert_eq!((b.version(), b.content()), (v1 + 3, expected.clone()));
         b.insert(0, "👋").await;
         b.wait_idle().await;
         assert_eq!(b.version(), v1 + 4);
-        let records = all_ops(&server, doc).await;
+        let records = all_ops(server.addr, doc, None).await;
         assert_eq!(records.len() as u64, v1 + 4);
-        assert_eq!(replay(&records), format!("👋{expected}"));
+        assert_eq!(replay(&records).last(), Some(&format!("👋{expected}")));
         assert_eq!(
-            get_doc(&server, doc).await,
+            get_doc(server.addr, doc).await,
             (v1 + 4, format!("👋{expected}"))
         );
     })

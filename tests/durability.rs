@@ -13,6 +13,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use common::history::{all_ops, apply, get_doc, replay};
 use common::stomp_client::body_json;
 use common::{http, StompClient, TestServer, WAIT};
 use futures::{SinkExt, StreamExt};
@@ -206,62 +207,16 @@ async fn run_to_exit(mut cmd: Process) -> (ExitStatus, String, String) {
     (status, out, err)
 }
 
-/// Applies a server op (wire JSON, spanning the whole document) to `text`.
-fn apply(text: &str, op: &Value) -> String {
-    let parsed: ot::Operation = serde_json::from_value(op.clone())
-        .unwrap_or_else(|e| panic!("the server's op {op} does not parse: {e}"));
-    parsed
-        .apply(text)
-        .unwrap_or_else(|e| panic!("the server's op {op} does not apply to {text:?}: {e}"))
-}
-
-/// Every op of `doc` through `GET /docs/<doc>/ops`, checking versions are 1, 2, 3… with no gap.
-async fn all_ops(addr: SocketAddr, doc: &str) -> Vec<Value> {
-    let mut out: Vec<Value> = Vec::new();
-    let mut from = 0;
-    loop {
-        let path = format!("/docs/{doc}/ops?from={from}&limit=1000");
-        let (status, page) = http(addr, "GET", &path, None).await;
-        assert_eq!(status, 200, "GET {path}: {page}");
-        for op in page["ops"].as_array().expect("ops") {
-            assert_eq!(
-                op["version"],
-                out.len() as u64 + 1,
-                "versions are consecutive"
-            );
-            out.push(op.clone());
-        }
-        match page["next"].as_u64() {
-            Some(next) => from = next,
-            None => return out,
-        }
-    }
-}
-
 /// Checks that the history of `doc` replays to what `GET /docs/<doc>` answers, and that every
 /// version's content (`?version=n`) matches the replay; returns the texts by version.
 async fn check_replay(addr: SocketAddr, doc: &str, ops: &[Value]) -> Vec<String> {
-    let mut texts = vec![String::new()];
-    for op in ops {
-        let next = apply(texts.last().unwrap(), &op["op"]);
-        texts.push(next);
-    }
-    let (status, body) = http(addr, "GET", &format!("/docs/{doc}"), None).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["version"], ops.len() as u64);
-    assert_eq!(
-        body["content"].as_str(),
-        texts.last().map(String::as_str),
-        "content = replayed history"
-    );
+    let texts = replay(ops);
+    let (version, content) = get_doc(addr, doc).await;
+    assert_eq!(version, ops.len() as u64);
+    assert_eq!(Some(&content), texts.last(), "content = replayed history");
     for (n, text) in texts.iter().enumerate() {
-        let (status, body) = http(addr, "GET", &format!("/docs/{doc}?version={n}"), None).await;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(
-            body["content"].as_str(),
-            Some(text.as_str()),
-            "content at version {n}"
-        );
+        let (_, content) = get_doc(addr, &format!("{doc}?version={n}")).await;
+        assert_eq!(&content, text, "content at version {n}");
     }
     texts
 }
@@ -315,7 +270,7 @@ async fn graceful_restart_keeps_content_versions_and_history() {
         200
     );
 
-    let ops = all_ops(server.addr, doc).await;
+    let ops = all_ops(server.addr, doc, Some(1000)).await;
     assert_eq!(ops.len(), 11);
     let texts = check_replay(server.addr, doc, &ops).await;
     let (_, before) = server.get(&format!("/docs/{doc}")).await;
@@ -325,7 +280,7 @@ async fn graceful_restart_keeps_content_versions_and_history() {
     let (status, after) = server.get(&format!("/docs/{doc}")).await;
     assert_eq!((status, &after), (200, &before));
     assert_eq!(
-        all_ops(server.addr, doc).await,
+        all_ops(server.addr, doc, Some(1000)).await,
         ops,
         "history, times included, is unchanged"
     );
@@ -446,7 +401,7 @@ async fn idle_documents_are_unloaded_and_reloaded_from_storage() {
         assert_eq!(body["version"], seq);
         assert_eq!(body["content"].as_str(), texts.last().map(String::as_str));
     }
-    let ops = all_ops(server.addr, doc).await;
+    let ops = all_ops(server.addr, doc, Some(1000)).await;
     assert_eq!(check_replay(server.addr, doc, &ops).await, texts);
 }
 
@@ -650,7 +605,7 @@ async fn kill_9_loses_no_acknowledged_op() {
     );
 
     let server = ServerProcess::spawn(&data, &args);
-    let ops = all_ops(server.addr, DOC).await;
+    let ops = all_ops(server.addr, DOC, Some(1000)).await;
     let ids = ids_by_version(&ops);
     for ack in &acked {
         let op = ops.get(ack.version as usize - 1).unwrap_or_else(|| {
@@ -703,7 +658,7 @@ async fn kill_9_loses_no_acknowledged_op() {
         acked.len(),
         ids.len()
     );
-    let ops = all_ops(server.addr, DOC).await;
+    let ops = all_ops(server.addr, DOC, Some(1000)).await;
     let ids = ids_by_version(&ops);
     assert_eq!(ids.len(), total_sent, "every sent op exactly once");
     check_replay(server.addr, DOC, &ops).await;
@@ -761,7 +716,7 @@ async fn sigterm_closes_sessions_with_an_error_and_exits_0() {
     drop(server);
 
     let server = ServerProcess::spawn(&data, &[]);
-    let ops = all_ops(server.addr, DOC).await;
+    let ops = all_ops(server.addr, DOC, Some(1000)).await;
     let ids = ids_by_version(&ops);
     assert!(
         ops.len() >= acked.len(),

@@ -8,18 +8,10 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::history::{all_ops, apply, get_doc, replay};
 use common::{http, http_raw, TestServer, WAIT};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// Applies an op as the server returned it (wire JSON, spanning the whole document) to `text`.
-fn apply(text: &str, op: &Value) -> String {
-    let parsed: ot::Operation = serde_json::from_value(op.clone())
-        .unwrap_or_else(|e| panic!("the server's op {op} does not parse: {e}"));
-    parsed
-        .apply(text)
-        .unwrap_or_else(|e| panic!("the server's op {op} does not apply to {text:?}: {e}"))
-}
 
 fn submission(client: &str, seq: u64, base: u64, op: Value) -> String {
     json!({"client": client, "seq": seq, "base": base, "op": op}).to_string()
@@ -69,64 +61,6 @@ fn assert_error(response: &(u16, Value), status: u16, code: &str) {
     assert!(!message.is_empty(), "the error has a message: {response:?}");
     let keys: Vec<&String> = response.1.as_object().expect("object").keys().collect();
     assert_eq!(keys, ["error"], "only an error member: {response:?}");
-}
-
-/// `GET /docs/<doc>` that must succeed: (version, content).
-async fn get_doc(server: &TestServer, path: &str) -> (u64, String) {
-    let (status, body) = server.get(path).await;
-    assert_eq!(status, 200, "GET {path}: {body}");
-    let version = body["version"].as_u64().expect("version");
-    let content = body["content"].as_str().expect("content").to_owned();
-    (version, content)
-}
-
-/// Every op of `doc`, paging with `limit`, checking the page shape on the way.
-async fn all_ops(server: &TestServer, doc: &str, limit: usize) -> Vec<Value> {
-    let mut out: Vec<Value> = Vec::new();
-    let mut from = 0;
-    loop {
-        let path = format!("/docs/{doc}/ops?from={from}&limit={limit}");
-        let (status, page) = server.get(&path).await;
-        assert_eq!(status, 200, "GET {path}: {page}");
-        assert_eq!(page["doc"], doc);
-        let ops = page["ops"].as_array().expect("ops array").clone();
-        assert!(
-            ops.len() <= limit,
-            "page of {} ops over limit {limit}",
-            ops.len()
-        );
-        for (i, op) in ops.iter().enumerate() {
-            assert_eq!(
-                op["version"],
-                from + 1 + i as u64,
-                "page from {from}: {page}"
-            );
-        }
-        out.extend(ops.iter().cloned());
-        match &page["next"] {
-            Value::Null => return out,
-            next => {
-                let next = next.as_u64().expect("next is a version or null");
-                assert_eq!(ops.len(), limit, "a page with a next is full: {page}");
-                assert_eq!(
-                    next,
-                    out.len() as u64,
-                    "next is the last version of the page"
-                );
-                from = next;
-            }
-        }
-    }
-}
-
-/// Replays ops (as listed by `/ops`) from the empty document: the text at every version.
-fn replay(ops: &[Value]) -> Vec<String> {
-    let mut texts = vec![String::new()];
-    for op in ops {
-        let next = apply(texts.last().expect("text"), &op["op"]);
-        texts.push(next);
-    }
-    texts
 }
 
 /// Sends `request` as-is on a new connection; returns the status and the JSON body.
@@ -185,7 +119,7 @@ async fn post_applies_transforms_stale_ops_and_dedups_resubmissions() {
         (200, json!({"version": 4, "op": [5, "!", 7]}))
     );
     assert_eq!(
-        get_doc(&server, "/docs/post").await,
+        get_doc(server.addr, "post").await,
         (4, "he-ll!o world".to_owned())
     );
     // At the position where a concurrent op inserted, it goes after that op's text.
@@ -195,7 +129,7 @@ async fn post_applies_transforms_stale_ops_and_dedups_resubmissions() {
         (200, json!({"version": 5, "op": [13, "?"]}))
     );
     assert_eq!(
-        get_doc(&server, "/docs/post").await,
+        get_doc(server.addr, "post").await,
         (5, "he-ll!o world?".to_owned())
     );
 
@@ -205,7 +139,7 @@ async fn post_applies_transforms_stale_ops_and_dedups_resubmissions() {
     assert_eq!((v1, &op1), (1, &json!(["x"])));
     let (v2, op2) = post_ok(&server, "tie", "y", 1, 0, json!(["y"])).await;
     assert_eq!((v2, &op2), (2, &json!([1, "y"])));
-    assert_eq!(get_doc(&server, "/docs/tie").await, (2, "xy".to_owned()));
+    assert_eq!(get_doc(server.addr, "tie").await, (2, "xy".to_owned()));
 
     // Resubmitting the same (client, seq) answers with the first outcome and applies nothing.
     for base in [0, 1] {
@@ -214,8 +148,8 @@ async fn post_applies_transforms_stale_ops_and_dedups_resubmissions() {
     }
     let (status, body) = post_op(&server, "tie", "x", 1, 0, json!(["x"])).await;
     assert_eq!((status, body), (200, json!({"version": 1, "op": ["x"]})));
-    assert_eq!(get_doc(&server, "/docs/tie").await, (2, "xy".to_owned()));
-    let ops = all_ops(&server, "tie", 100).await;
+    assert_eq!(get_doc(server.addr, "tie").await, (2, "xy".to_owned()));
+    let ops = all_ops(server.addr, "tie", Some(100)).await;
     assert_eq!(ops.len(), 2, "{ops:?}");
     for (op, (client, seq)) in ops.iter().zip([("x", 1), ("y", 1)]) {
         assert_eq!(
@@ -345,7 +279,7 @@ async fn post_rejects_with_the_documented_error_codes() {
         post_ok(&server, "err", "d", 1, 1, json!([4, {"d": "o"}, "p"])).await,
         (3, json!([2, "p", -1]))
     );
-    assert_eq!(get_doc(&server, "/docs/err").await, (3, "llp".to_owned()));
+    assert_eq!(get_doc(server.addr, "err").await, (3, "llp".to_owned()));
 
     // Op size: the limit caps the body. Exactly at the limit is fine; one byte over is not.
     let mut exact = submission("c", 3, 3, json!(["!"]));
@@ -398,10 +332,10 @@ async fn post_rejects_with_the_documented_error_codes() {
         (7, json!(["zz", -2, 61]))
     );
     let expected = format!("zz{}!llp", &fill[1..]);
-    assert_eq!(get_doc(&server, "/docs/err").await, (7, expected.clone()));
+    assert_eq!(get_doc(server.addr, "err").await, (7, expected.clone()));
 
     // Nothing rejected reached the history.
-    let ops = all_ops(&server, "err", 100).await;
+    let ops = all_ops(server.addr, "err", Some(100)).await;
     assert_eq!(ops.len(), 7);
     assert_eq!(replay(&ops).last().unwrap(), &expected);
 }
@@ -497,7 +431,7 @@ async fn get_doc_at_every_version_with_snapshots_and_after_a_restart() {
     let head = 23u64;
     for round in ["before restart", "after restart"] {
         assert_eq!(
-            get_doc(&server, &format!("/docs/{doc}")).await,
+            get_doc(server.addr, doc).await,
             (head, texts[23].clone()),
             "{round}"
         );
@@ -541,7 +475,7 @@ async fn get_doc_at_every_version_with_snapshots_and_after_a_restart() {
         }
         // Unknown query parameters are ignored.
         assert_eq!(
-            get_doc(&server, &format!("/docs/{doc}?other=1")).await.0,
+            get_doc(server.addr, &format!("{doc}?other=1")).await.0,
             head
         );
         server.restart().await;
@@ -566,7 +500,7 @@ async fn get_doc_at_a_time_answers_the_last_version_applied_by_then() {
         }
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
-    let ops = all_ops(&server, doc, 100).await;
+    let ops = all_ops(server.addr, doc, Some(100)).await;
     assert_eq!(ops.len(), 12);
     let texts = replay(&ops);
     let times: Vec<u64> = ops
@@ -618,7 +552,7 @@ async fn ops_pages_reproduce_the_history() {
         assert_eq!(version, seq);
         text = apply(&text, &applied);
     }
-    let paged = all_ops(&server, doc, 3).await;
+    let paged = all_ops(server.addr, doc, Some(3)).await;
     let (status, whole) = server.get(&format!("/docs/{doc}/ops")).await;
     assert_eq!(status, 200);
     assert_eq!(whole["next"], Value::Null);
@@ -725,7 +659,7 @@ async fn ops_pages_default_to_100_and_clamp_at_1000() {
     );
     assert_eq!(page["next"], Value::Null);
 
-    let ops = all_ops(&server, doc, 1000).await;
+    let ops = all_ops(server.addr, doc, Some(1000)).await;
     assert_eq!(ops.len() as u64, total);
     let by_version: HashMap<u64, (String, u64)> = ops
         .iter()
@@ -745,7 +679,7 @@ async fn ops_pages_default_to_100_and_clamp_at_1000() {
             "op {client}/{seq} at {version}"
         );
     }
-    let (version, content) = get_doc(&server, "/docs/bulk").await;
+    let (version, content) = get_doc(server.addr, "bulk").await;
     assert_eq!(version, total);
     assert_eq!(replay(&ops).last().unwrap(), &content);
 }

@@ -90,6 +90,44 @@ async fn request(
     c.until_receipt(receipt).await
 }
 
+/// Sends a `command` frame with `headers` and `receipt:<receipt>`; returns the frames before
+/// its RECEIPT and the RECEIPT.
+async fn request_frame(
+    c: &mut StompClient,
+    command: Command,
+    headers: &[(&str, &str)],
+    receipt: &str,
+) -> (Vec<StompFrame>, StompFrame) {
+    let f = frame(command, headers).with_header("receipt", receipt);
+    request(c, &f, receipt).await
+}
+
+/// BEGINs `transaction`, confirmed by the RECEIPT `receipt`.
+async fn begin(c: &mut StompClient, transaction: &str, receipt: &str) {
+    request_frame(c, Command::Begin, &[("transaction", transaction)], receipt).await;
+}
+
+/// SENDs the submission `body` to `doc` inside `transaction` (held until COMMIT), with
+/// `receipt:<receipt>` if given.
+async fn send_in_transaction(
+    c: &mut StompClient,
+    doc: &str,
+    body: &Value,
+    transaction: &str,
+    receipt: Option<&str>,
+) {
+    let mut headers = vec![("transaction", transaction)];
+    headers.extend(receipt.map(|r| ("receipt", r)));
+    c.send(&op_frame(doc, body, &headers)).await;
+}
+
+/// Sends DISCONNECT with `receipt:<receipt>`; returns every frame until the server closes.
+async fn disconnect(c: &mut StompClient, receipt: &str) -> Vec<StompFrame> {
+    c.send(&frame(Command::Disconnect, &[("receipt", receipt)]))
+        .await;
+    c.until_closed().await
+}
+
 /// Submits a valid op with a receipt and returns the version its RECEIPT reports.
 async fn apply(c: &mut StompClient, doc: &str, body: &Value, receipt: &str) -> u64 {
     c.send_op(doc, body, Some(receipt)).await;
@@ -128,10 +166,11 @@ fn message_of(error: &StompFrame) -> String {
     error.header("message").unwrap_or_default().to_lowercase()
 }
 
-/// Asserts `error` reports a codec error (the frame could not be read, so it carries no
-/// `receipt-id`) whose message mentions `keyword`.
-fn assert_malformed(error: &StompFrame, keyword: &str, case: &str) {
-    let message = message_of(error);
+/// Expects ERROR then close (as [`expect_fatal`]) reporting a codec error: the frame could not be
+/// read, so the ERROR carries no `receipt-id`, and its message mentions `keyword`.
+async fn expect_malformed(c: &mut StompClient, keyword: &str, case: &str) {
+    let error = expect_fatal(c).await;
+    let message = message_of(&error);
     assert!(
         message.starts_with("malformed frame: "),
         "{case}: {error:?}"
@@ -274,12 +313,7 @@ async fn client_offering_no_subprotocol_still_connects() {
     let mut c = StompClient::open_with_protocols(&server.ws_url(), None).await;
     assert_eq!(c.subprotocol, None);
     c.connect().await;
-    let (_, r) = request(
-        &mut c,
-        &frame(Command::Ack, &[("id", "1"), ("receipt", "r")]),
-        "r",
-    )
-    .await;
+    let (_, r) = request_frame(&mut c, Command::Ack, &[("id", "1")], "r").await;
     assert_eq!(r.header("receipt-id"), Some("r"));
 }
 
@@ -339,12 +373,7 @@ async fn version_negotiation_picks_the_highest_common_version() {
             "accept-version {offered:?}"
         );
         // The session works after negotiation.
-        let (_, r) = request(
-            &mut c,
-            &frame(Command::Ack, &[("id", "1"), ("receipt", "ok")]),
-            "ok",
-        )
-        .await;
+        let (_, r) = request_frame(&mut c, Command::Ack, &[("id", "1")], "ok").await;
         assert_eq!(r.command, Command::Receipt);
     }
 }
@@ -487,12 +516,7 @@ async fn client_that_keeps_sending_heart_beats_stays_connected() {
             panic!("a heart-beating client got {got:?}");
         }
     }
-    let (_, r) = request(
-        &mut c,
-        &frame(Command::Ack, &[("id", "1"), ("receipt", "alive")]),
-        "alive",
-    )
-    .await;
+    let (_, r) = request_frame(&mut c, Command::Ack, &[("id", "1")], "alive").await;
     assert_eq!(r.command, Command::Receipt);
     // The same session is closed once it goes quiet, so the above was not vacuous.
     let quiet = Instant::now();
@@ -625,16 +649,10 @@ async fn every_client_frame_with_a_receipt_gets_a_receipt() {
     let mut c = server.client().await;
     let doc = "receipts";
 
-    let (before, _) = request(
+    let (before, _) = request_frame(
         &mut c,
-        &frame(
-            Command::Subscribe,
-            &[
-                ("id", "s1"),
-                ("destination", "/topic/doc/receipts"),
-                ("receipt", "subscribe"),
-            ],
-        ),
+        Command::Subscribe,
+        &[("id", "s1"), ("destination", "/topic/doc/receipts")],
         "subscribe",
     )
     .await;
@@ -643,75 +661,22 @@ async fn every_client_frame_with_a_receipt_gets_a_receipt() {
         1,
         "snapshot before the SUBSCRIBE receipt: {before:?}"
     );
-    request(
-        &mut c,
-        &frame(Command::Ack, &[("id", "m1"), ("receipt", "ack")]),
-        "ack",
-    )
-    .await;
-    request(
-        &mut c,
-        &frame(Command::Nack, &[("id", "m2"), ("receipt", "nack")]),
-        "nack",
-    )
-    .await;
-    request(
-        &mut c,
-        &frame(
-            Command::Begin,
-            &[("transaction", "t1"), ("receipt", "begin")],
-        ),
-        "begin",
-    )
-    .await;
-    c.send(&op_frame(
-        doc,
-        &submission("c", 1, 0, json!(["a"])),
-        &[("transaction", "t1"), ("receipt", "send-tx")],
-    ))
-    .await;
-    let (before, _) = request(
-        &mut c,
-        &frame(
-            Command::Commit,
-            &[("transaction", "t1"), ("receipt", "commit")],
-        ),
-        "commit",
-    )
-    .await;
+    request_frame(&mut c, Command::Ack, &[("id", "m1")], "ack").await;
+    request_frame(&mut c, Command::Nack, &[("id", "m2")], "nack").await;
+    begin(&mut c, "t1", "begin").await;
+    let held = submission("c", 1, 0, json!(["a"]));
+    send_in_transaction(&mut c, doc, &held, "t1", Some("send-tx")).await;
+    let (before, _) =
+        request_frame(&mut c, Command::Commit, &[("transaction", "t1")], "commit").await;
     let tx_receipt = before
         .iter()
         .find(|f| f.command == Command::Receipt)
         .expect("the held SEND's RECEIPT comes before COMMIT's");
     assert_eq!(tx_receipt.header("receipt-id"), Some("send-tx"));
     assert_eq!(tx_receipt.header("version"), Some("1"));
-    request(
-        &mut c,
-        &frame(
-            Command::Begin,
-            &[("transaction", "t2"), ("receipt", "begin2")],
-        ),
-        "begin2",
-    )
-    .await;
-    request(
-        &mut c,
-        &frame(
-            Command::Abort,
-            &[("transaction", "t2"), ("receipt", "abort")],
-        ),
-        "abort",
-    )
-    .await;
-    request(
-        &mut c,
-        &frame(
-            Command::Unsubscribe,
-            &[("id", "s1"), ("receipt", "unsubscribe")],
-        ),
-        "unsubscribe",
-    )
-    .await;
+    begin(&mut c, "t2", "begin2").await;
+    request_frame(&mut c, Command::Abort, &[("transaction", "t2")], "abort").await;
+    request_frame(&mut c, Command::Unsubscribe, &[("id", "s1")], "unsubscribe").await;
     let (before, r) = request(
         &mut c,
         &op_frame(
@@ -731,9 +696,7 @@ async fn every_client_frame_with_a_receipt_gets_a_receipt() {
     );
 
     // DISCONNECT's RECEIPT is the last frame, then the server closes.
-    c.send(&frame(Command::Disconnect, &[("receipt", "bye")]))
-        .await;
-    let frames = c.until_closed().await;
+    let frames = disconnect(&mut c, "bye").await;
     let last = frames.last().expect("RECEIPT before close");
     assert_eq!(last.command, Command::Receipt, "{frames:?}");
     assert_eq!(last.header("receipt-id"), Some("bye"));
@@ -816,8 +779,7 @@ async fn malformed_frames_get_an_error_then_close() {
     for (name, raw, keyword) in cases {
         let mut c = server.client().await;
         c.send_raw(raw).await;
-        let error = expect_fatal(&mut c).await;
-        assert_malformed(&error, keyword, name);
+        expect_malformed(&mut c, keyword, name).await;
     }
 }
 
@@ -834,22 +796,19 @@ async fn frames_over_the_default_64_kib_limit_get_an_error_then_close() {
         &[("receipt", "r")],
     ))
     .await;
-    let error = expect_fatal(&mut c).await;
-    assert_malformed(&error, "65536-byte limit", "over 64 KiB");
+    expect_malformed(&mut c, "65536-byte limit", "over 64 KiB").await;
 
     // Without content-length: the body runs on past the limit before its NUL.
     let mut c = server.client().await;
     c.send_raw(format!("SEND\ndestination:/app/doc/big\n\n{big}\0").as_bytes())
         .await;
-    let error = expect_fatal(&mut c).await;
-    assert_malformed(&error, "65536-byte limit", "over 64 KiB");
+    expect_malformed(&mut c, "65536-byte limit", "over 64 KiB").await;
 
     // A huge header.
     let mut c = server.client().await;
     c.send_raw(format!("SEND\ndestination:/app/doc/big\nx:{big}\n\n\0").as_bytes())
         .await;
-    let error = expect_fatal(&mut c).await;
-    assert_malformed(&error, "65536-byte limit", "over 64 KiB");
+    expect_malformed(&mut c, "65536-byte limit", "over 64 KiB").await;
 
     // Just under the limit is fine.
     let mut c = server.client().await;
@@ -871,8 +830,7 @@ async fn frames_over_a_configured_max_frame_bytes_get_an_error_then_close() {
     let body = submission("c", 2, 1, json!(["s".repeat(2000)]));
     c.send(&op_frame("small", &body, &[("receipt", "big")]))
         .await;
-    let error = expect_fatal(&mut c).await;
-    assert_malformed(&error, "1024-byte limit", "over max_frame_bytes");
+    expect_malformed(&mut c, "1024-byte limit", "over max_frame_bytes").await;
 
     // The limit is per frame, not per message: a frame without content-length arriving in
     // 500-byte messages fails once it passes 1024 bytes.
@@ -884,8 +842,7 @@ async fn frames_over_a_configured_max_frame_bytes_get_an_error_then_close() {
             expect_silence(&mut c, Duration::from_millis(50)).await;
         }
     }
-    let error = expect_fatal(&mut c).await;
-    assert_malformed(&error, "1024-byte limit", "over max_frame_bytes");
+    expect_malformed(&mut c, "1024-byte limit", "over max_frame_bytes").await;
     assert_doc(&server, "small", 1, &"s".repeat(800)).await;
 }
 
@@ -1481,12 +1438,7 @@ async fn rejected_op_without_receipt_reports_a_null_receipt_on_the_errors_queue(
     assert!(event["message"].as_str().is_some_and(|m| !m.is_empty()));
     // Without an errors subscription, a rejection still shows on the RECEIPT and the session
     // stays open.
-    request(
-        &mut c,
-        &frame(Command::Unsubscribe, &[("id", "errors"), ("receipt", "u")]),
-        "u",
-    )
-    .await;
+    request_frame(&mut c, Command::Unsubscribe, &[("id", "errors")], "u").await;
     c.send_op("nr", &submission("c", 9, 4, json!(["x"])), Some("r"))
         .await;
     let (before, r) = c.until_receipt("r").await;
@@ -1513,26 +1465,13 @@ async fn transaction_holds_sends_until_commit_then_applies_them_in_order() {
     assert_eq!(body_json(&snapshot[0])["version"], 0);
 
     let mut c = server.client().await;
-    request(
-        &mut c,
-        &frame(
-            Command::Begin,
-            &[("transaction", "t1"), ("receipt", "begin")],
-        ),
-        "begin",
-    )
-    .await;
+    begin(&mut c, "t1", "begin").await;
     let held = [
         (submission("c", 1, 1, json!([1, "a"])), "h1"),
         (submission("c", 2, 2, json!([2, "b"])), "h2"),
     ];
     for (body, receipt) in &held {
-        c.send(&op_frame(
-            doc,
-            body,
-            &[("transaction", "t1"), ("receipt", receipt)],
-        ))
-        .await;
+        send_in_transaction(&mut c, doc, body, "t1", Some(receipt)).await;
     }
     // An op outside the transaction goes through at once, while the held ones wait.
     let (before, r) = request(
@@ -1559,15 +1498,8 @@ async fn transaction_holds_sends_until_commit_then_applies_them_in_order() {
     expect_silence(&mut observer, Duration::from_millis(200)).await;
     assert_doc(&server, doc, 1, "x").await;
 
-    let (before, _) = request(
-        &mut c,
-        &frame(
-            Command::Commit,
-            &[("transaction", "t1"), ("receipt", "commit")],
-        ),
-        "commit",
-    )
-    .await;
+    let (before, _) =
+        request_frame(&mut c, Command::Commit, &[("transaction", "t1")], "commit").await;
     let receipts: Vec<(&str, Option<&str>)> = before
         .iter()
         .map(|f| (f.header("receipt-id").unwrap(), f.header("version")))
@@ -1592,36 +1524,12 @@ async fn abort_drops_held_sends_and_their_receipts_report_transaction_aborted() 
         .subscribe_confirmed("o", "/topic/doc/aborted", &[])
         .await;
     let mut c = client_with_errors_queue(&server).await;
-    request(
-        &mut c,
-        &frame(
-            Command::Begin,
-            &[("transaction", "t"), ("receipt", "begin")],
-        ),
-        "begin",
-    )
-    .await;
-    c.send(&op_frame(
-        doc,
-        &submission("c", 1, 0, json!(["a"])),
-        &[("transaction", "t"), ("receipt", "h1")],
-    ))
-    .await;
-    c.send(&op_frame(
-        doc,
-        &submission("c", 2, 1, json!([1, "b"])),
-        &[("transaction", "t")],
-    ))
-    .await;
-    let (before, _) = request(
-        &mut c,
-        &frame(
-            Command::Abort,
-            &[("transaction", "t"), ("receipt", "abort")],
-        ),
-        "abort",
-    )
-    .await;
+    begin(&mut c, "t", "begin").await;
+    let with_receipt = submission("c", 1, 0, json!(["a"]));
+    send_in_transaction(&mut c, doc, &with_receipt, "t", Some("h1")).await;
+    let without_receipt = submission("c", 2, 1, json!([1, "b"]));
+    send_in_transaction(&mut c, doc, &without_receipt, "t", None).await;
+    let (before, _) = request_frame(&mut c, Command::Abort, &[("transaction", "t")], "abort").await;
     // h1: RECEIPT with the error, then its error event; the second SEND (no receipt): only the
     // event, with a null receipt.
     assert_eq!(before.len(), 3, "{before:?}");
@@ -1656,24 +1564,10 @@ async fn disconnect_with_an_open_transaction_drops_its_sends() {
     let server = TestServer::start().await;
     let doc = "dropped";
     let mut c = server.client().await;
-    request(
-        &mut c,
-        &frame(
-            Command::Begin,
-            &[("transaction", "t"), ("receipt", "begin")],
-        ),
-        "begin",
-    )
-    .await;
-    c.send(&op_frame(
-        doc,
-        &submission("c", 1, 0, json!(["a"])),
-        &[("transaction", "t"), ("receipt", "h1")],
-    ))
-    .await;
-    c.send(&frame(Command::Disconnect, &[("receipt", "bye")]))
-        .await;
-    let frames = c.until_closed().await;
+    begin(&mut c, "t", "begin").await;
+    let held = submission("c", 1, 0, json!(["a"]));
+    send_in_transaction(&mut c, doc, &held, "t", Some("h1")).await;
+    let frames = disconnect(&mut c, "bye").await;
     assert_eq!(frames.len(), 1, "only DISCONNECT's RECEIPT: {frames:?}");
     assert_eq!(frames[0].header("receipt-id"), Some("bye"));
     assert_eq!(doc_state(&server, doc).await, None);
@@ -1756,8 +1650,7 @@ async fn a_connection_that_never_sends_connect_is_closed_with_an_error() {
     // A client that connects in time is not affected once connected (no heart-beats asked).
     let mut ok = server.client().await;
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let r = frame(Command::Ack, &[("id", "x"), ("receipt", "still-here")]);
-    request(&mut ok, &r, "still-here").await;
+    request_frame(&mut ok, Command::Ack, &[("id", "x")], "still-here").await;
 }
 
 #[tokio::test]
@@ -1786,8 +1679,7 @@ async fn every_errors_subscription_gets_every_error_event_until_unsubscribed() {
         .collect();
     subs.sort();
     assert_eq!(subs, ["e1", "e2"], "both subscriptions get the event");
-    let unsub = frame(Command::Unsubscribe, &[("id", "e1"), ("receipt", "u1")]);
-    request(&mut c, &unsub, "u1").await;
+    request_frame(&mut c, Command::Unsubscribe, &[("id", "e1")], "u1").await;
     let bad = op_frame(
         "doc",
         &json!({"client": "c", "seq": 2}),
@@ -1797,8 +1689,7 @@ async fn every_errors_subscription_gets_every_error_event_until_unsubscribed() {
     let event = c.frame().await;
     assert_eq!(event.header("subscription"), Some("e2"), "{event:?}");
     // Nothing else: the next thing on the wire is the answer to a fresh request.
-    let ack = frame(Command::Ack, &[("id", "x"), ("receipt", "after")]);
-    let (between, _) = request(&mut c, &ack, "after").await;
+    let (between, _) = request_frame(&mut c, Command::Ack, &[("id", "x")], "after").await;
     assert!(
         between.is_empty(),
         "no event for the removed subscription: {between:?}"
@@ -1809,23 +1700,15 @@ async fn every_errors_subscription_gets_every_error_event_until_unsubscribed() {
 async fn a_transaction_holding_too_many_sends_is_a_violation() {
     let server = TestServer::start().await;
     let mut c = server.client().await;
-    let begin = frame(Command::Begin, &[("transaction", "t"), ("receipt", "b")]);
-    request(&mut c, &begin, "b").await;
+    begin(&mut c, "t", "b").await;
     let limit = otterdoc::session::MAX_TRANSACTION_FRAMES;
     let body = submission("c", 1, 0, json!(["x"]));
     for _ in 0..limit {
-        c.send(&op_frame("big", &body, &[("transaction", "t")]))
-            .await;
+        send_in_transaction(&mut c, "big", &body, "t", None).await;
     }
     // The limit itself is fine: the session still answers.
-    let ack = frame(Command::Ack, &[("id", "x"), ("receipt", "alive")]);
-    request(&mut c, &ack, "alive").await;
-    c.send(&op_frame(
-        "big",
-        &body,
-        &[("transaction", "t"), ("receipt", "over")],
-    ))
-    .await;
+    request_frame(&mut c, Command::Ack, &[("id", "x")], "alive").await;
+    send_in_transaction(&mut c, "big", &body, "t", Some("over")).await;
     let error = expect_fatal(&mut c).await;
     assert_eq!(error.header("receipt-id"), Some("over"));
     assert!(message_of(&error).contains("transaction"), "{error:?}");

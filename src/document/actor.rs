@@ -27,8 +27,8 @@ pub const BROADCAST_CAPACITY: usize = 1024;
 pub enum Command {
     /// Apply a client's op.
     Submit {
-        /// The op and who sent it.
-        submission: Submission,
+        /// The op and who sent it (boxed: it is much larger than the other commands).
+        submission: Box<Submission>,
         /// The session's user name, recorded with the op.
         user: String,
         /// Where the outcome goes, once durable.
@@ -205,7 +205,7 @@ impl DocumentActor {
                     submission,
                     user,
                     reply,
-                } => match self.submit(submission, user) {
+                } => match self.submit(*submission, user) {
                     Ok(applied) => self.held.push(HeldReply { reply, applied }),
                     Err(rejection) => {
                         let _ = reply.send(Err(rejection));

@@ -161,7 +161,7 @@ impl DocumentRegistry {
         let user = user.to_owned();
         let answer = self
             .enqueue(doc, |reply| Command::Submit {
-                submission,
+                submission: Box::new(submission),
                 user,
                 reply,
             })

@@ -1,8 +1,10 @@
 //! Test harness shared by the integration tests: a real server on a loopback port with a temp
-//! sled directory, a small async STOMP client over tokio-tungstenite, and a raw HTTP/1.1 client.
-//! Each test file uses only part of it.
+//! sled directory, a small async STOMP client over tokio-tungstenite, a raw HTTP/1.1 client, and
+//! helpers that read a document's history back and replay it. Each test file uses only part of
+//! it.
 #![allow(dead_code)]
 
+pub mod history;
 pub mod ot_client;
 pub mod stomp_client;
 
