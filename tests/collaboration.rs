@@ -858,3 +858,51 @@ async fn an_idle_document_is_unloaded_and_reloads_transparently() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_connection_that_reads_nothing_is_closed_after_the_write_timeout() {
+    bounded(async {
+        // Same stall as the lagging test above, but with a short write timeout: the server
+        // gives up on the connection instead of waiting for it, and the document never waits.
+        let server = TestServer::start_with(|c| c.write_timeout_ms = 300).await;
+        let doc = "stalled";
+        const CHUNK: usize = 4000;
+        const OPS: u64 = 2000;
+        let mut w = Writer::new(&server, doc, "w", 0).await;
+        w.chain(vec![json!(["-".repeat(CHUNK)])]).await;
+
+        let mut stalled = StompClient::open_with_recv_buffer(&server.ws_url(), 4096).await;
+        stalled.connect().await;
+        stalled
+            .subscribe_confirmed("s", "/topic/doc/stalled", &[])
+            .await;
+        // 2000 ops of 4000 chars each (about 8 MB of events) while the subscriber reads nothing:
+        // every one is acknowledged (the writer is never held back by the stalled reader).
+        for batch in 0..OPS / 100 {
+            let ops = (0..100)
+                .map(|i| {
+                    let letter = if (batch + i) % 2 == 0 { "a" } else { "b" };
+                    splice_json(CHUNK, 0, CHUNK, &letter.repeat(CHUNK))
+                })
+                .collect();
+            w.chain(ops).await;
+        }
+        assert_eq!(w.version, 1 + OPS);
+        // The stalled connection was closed by the server: reading what was buffered ends in
+        // a close well within the bound, and fewer events than were submitted reached it.
+        let frames = stalled.until_closed().await;
+        let events = frames
+            .iter()
+            .filter(|f| f.command == Command::Message)
+            .count() as u64;
+        assert!(
+            events < OPS,
+            "a connection closed for stalling cannot have received every op ({events})"
+        );
+        // The document and the writer are unaffected.
+        let (version, content) = get_doc(server.addr, doc).await;
+        assert_eq!(version, 1 + OPS);
+        assert_eq!(content.chars().count(), CHUNK);
+    })
+    .await;
+}
