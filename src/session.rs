@@ -30,6 +30,9 @@ use crate::subscription::DocSubscription;
 /// fall far behind, catch up from storage later) instead of growing memory.
 const OUTBOUND_CAPACITY: usize = 256;
 
+/// How long a closing connection keeps reading (and discarding) what the client still sends.
+const LINGER: Duration = Duration::from_secs(2);
+
 /// STOMP versions this server speaks, best first.
 const VERSIONS: [&str; 3] = ["1.2", "1.1", "1.0"];
 
@@ -196,10 +199,24 @@ pub async fn run(ws: WebSocket, ctx: SessionContext) {
         }
     }
     session.close().await;
+    // Keeps shutdown waiting until the lingering close below is over.
+    let alive = session.ctx.alive.clone();
     drop(session);
     if !writer_done {
         let _ = writer.await;
     }
+    // Lingering close: read and discard what the client still sends for a moment. Closing a
+    // socket that has unread incoming data makes the kernel answer with a RST, and a RST makes
+    // the client drop what it has not read yet — such as the ERROR or RECEIPTs just written.
+    let _ = tokio::time::timeout(LINGER, async {
+        while let Some(Ok(msg)) = stream.next().await {
+            if msg.is_close() {
+                break;
+            }
+        }
+    })
+    .await;
+    drop(alive);
 }
 
 impl Session {
