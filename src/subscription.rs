@@ -86,8 +86,15 @@ impl DocSubscription {
                 }
             };
             if page.is_empty() {
-                // Cannot happen for durable versions; never spin.
+                // Cannot happen for durable versions; never spin, and never stop silently.
                 tracing::error!(doc = %self.doc, next = self.next, upto, "history gap in storage");
+                let _ = self
+                    .out
+                    .send(Outbound::Fatal(format!(
+                        "document {} has no stored version {} (storage is missing history)",
+                        self.doc, self.next
+                    )))
+                    .await;
                 return Err(Stop::SessionClosed);
             }
             for record in page {
