@@ -12,6 +12,8 @@
 //! subscribers) only ever see what the writer has flushed or is about to.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use ot::Document;
 
@@ -27,6 +29,9 @@ pub enum StorageError {
     /// sled reported an error (I/O, corruption it detected).
     #[error("storage error: {0}")]
     Sled(#[from] sled::Error),
+    /// The flush task itself failed (panicked or was cancelled).
+    #[error("flush did not complete: {0}")]
+    Flush(String),
     /// The data directory holds another on-disk format.
     #[error("the data directory has on-disk format {found:?}, but this build reads {expected:?}; use a matching otterdoc version or another --data directory")]
     UnknownFormat {
@@ -63,6 +68,44 @@ pub struct OpLog {
     db: sled::Db,
     ops: sled::Tree,
     snapshots: sled::Tree,
+    flushes: Arc<GroupFlush>,
+}
+
+/// Makes concurrent commits of different documents share fsyncs: a commit that finds a flush
+/// already running waits for the lock, and skips flushing if a flush that started after its
+/// own writes has completed meanwhile. One flush then covers every document that wrote while
+/// the previous one ran — group commit across documents, on top of the per-document batches.
+#[derive(Default)]
+struct GroupFlush {
+    /// Number of commits whose writes are done (each takes the next ticket).
+    written: AtomicU64,
+    /// Every commit with a ticket up to this value is durable.
+    durable: AtomicU64,
+    /// Held while a flush runs.
+    lock: tokio::sync::Mutex<()>,
+}
+
+impl GroupFlush {
+    /// Makes every write done before this call durable.
+    async fn flush(&self, db: &sled::Db) -> Result<(), StorageError> {
+        let ticket = self.written.fetch_add(1, Ordering::SeqCst) + 1;
+        let _guard = self.lock.lock().await;
+        if self.durable.load(Ordering::SeqCst) >= ticket {
+            return Ok(());
+        }
+        // Every commit holding a ticket up to `covers` finished its writes before this load,
+        // hence before the flush below starts.
+        let covers = self.written.load(Ordering::SeqCst);
+        // Not `flush_async`: in sled 0.34 concurrent `flush_async` calls can deadlock (sled
+        // issues #1241, #1308 — seen here as a hang with several documents committing at
+        // once). The blocking flush runs on the blocking pool, off the async threads.
+        let db = db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| StorageError::Flush(e.to_string()))??;
+        self.durable.fetch_max(covers, Ordering::SeqCst);
+        Ok(())
+    }
 }
 
 fn key(doc: &DocId, version: u64) -> Vec<u8> {
@@ -109,7 +152,12 @@ impl OpLog {
                 })
             }
         }
-        Ok(OpLog { db, ops, snapshots })
+        Ok(OpLog {
+            db,
+            ops,
+            snapshots,
+            flushes: Arc::default(),
+        })
     }
 
     fn decode(doc: &DocId, version: u64, bytes: &[u8]) -> Result<OpRecord, StorageError> {
@@ -272,8 +320,7 @@ impl OpLog {
         for (version, text) in snapshots {
             self.snapshots.insert(key(doc, *version), text.as_bytes())?;
         }
-        self.db.flush_async().await?;
-        Ok(())
+        self.flushes.flush(&self.db).await
     }
 
     /// Flushes everything to disk (used at shutdown).

@@ -906,3 +906,47 @@ async fn a_connection_that_reads_nothing_is_closed_after_the_write_timeout() {
     })
     .await;
 }
+
+// A multi-threaded runtime, as the server has in production: document tasks commit truly
+// concurrently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_documents_committing_at_once_all_make_progress() {
+    bounded(async {
+        // Commits of different documents share flushes (group commit across documents); with
+        // sled's `flush_async` this pattern used to hang (sled issues #1241/#1308).
+        let server = TestServer::start().await;
+        const DOCS: usize = 8;
+        const PER_DOC: usize = 3;
+        const OPS: u64 = 40;
+        let mut tasks = Vec::new();
+        for i in 0..DOCS * PER_DOC {
+            let url = server.ws_url();
+            tasks.push(tokio::spawn(async move {
+                let mut c = StompClient::open(&url).await;
+                c.connect().await;
+                let doc = format!("many-{}", i % DOCS);
+                let mut base = 0;
+                for seq in 1..=OPS {
+                    let body =
+                        json!({"client": format!("c{i}"), "seq": seq, "base": base, "op": ["x"]});
+                    c.send_op(&doc, &body, Some("r")).await;
+                    let (_, receipt) = c.until_receipt("r").await;
+                    base = receipt
+                        .header("version")
+                        .unwrap_or_else(|| panic!("rejected: {receipt:?}"))
+                        .parse()
+                        .expect("version");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("client task");
+        }
+        for d in 0..DOCS {
+            let (version, content) = get_doc(server.addr, &format!("many-{d}")).await;
+            assert_eq!(version, PER_DOC as u64 * OPS);
+            assert_eq!(content, "x".repeat(PER_DOC * OPS as usize));
+        }
+    })
+    .await;
+}
