@@ -38,38 +38,19 @@ impl StompClient {
     }
 
     pub async fn open_with_protocols(url: &str, protocols: Option<&str>) -> StompClient {
-        let mut request = url.into_client_request().expect("request");
-        if let Some(p) = protocols {
-            request
-                .headers_mut()
-                .insert("Sec-WebSocket-Protocol", p.parse().expect("header"));
-        }
+        let request = Self::request(url, protocols);
         let (ws, response) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
             .await
             .expect("connect timed out")
             .expect("websocket connects");
-        let subprotocol = response
-            .headers()
-            .get("sec-websocket-protocol")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        StompClient {
-            ws,
-            parser: FrameParser::new(16 * 1024 * 1024),
-            subprotocol,
-            closed: false,
-        }
+        Self::from_handshake(ws, &response)
     }
 
     /// Like [`Self::open`], over a socket whose receive buffer is set to `bytes` before it
     /// connects (the kernel rounds it up to its minimum): a client that stops reading then
     /// pushes back on the server almost at once instead of after megabytes of buffering.
     pub async fn open_with_recv_buffer(url: &str, bytes: u32) -> StompClient {
-        let mut request = url.into_client_request().expect("request");
-        request.headers_mut().insert(
-            "Sec-WebSocket-Protocol",
-            "v10.stomp, v11.stomp, v12.stomp".parse().expect("header"),
-        );
+        let request = Self::request(url, Some("v10.stomp, v11.stomp, v12.stomp"));
         let host = request.uri().host().expect("host").to_owned();
         let port = request.uri().port_u16().expect("port");
         let addr: std::net::SocketAddr = format!("{host}:{port}").parse().expect("ip:port");
@@ -84,6 +65,28 @@ impl StompClient {
         let (ws, response) = tokio::time::timeout(WAIT, handshake)
             .await
             .expect("connect timed out");
+        Self::from_handshake(ws, &response)
+    }
+
+    /// The upgrade request for `url`, offering `protocols` as subprotocols.
+    fn request(
+        url: &str,
+        protocols: Option<&str>,
+    ) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+        let mut request = url.into_client_request().expect("request");
+        if let Some(p) = protocols {
+            request
+                .headers_mut()
+                .insert("Sec-WebSocket-Protocol", p.parse().expect("header"));
+        }
+        request
+    }
+
+    /// A client over an upgraded connection, remembering the subprotocol the server picked.
+    fn from_handshake(
+        ws: Ws,
+        response: &tokio_tungstenite::tungstenite::handshake::client::Response,
+    ) -> StompClient {
         let subprotocol = response
             .headers()
             .get("sec-websocket-protocol")
