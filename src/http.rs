@@ -15,6 +15,7 @@ use crate::doc_id::DocId;
 use crate::document::DocumentRegistry;
 use crate::protocol::{http_error_json, ErrorCode, Rejection, Submission};
 use crate::session::{self, SessionContext, ANONYMOUS};
+use crate::storage::OpLog;
 
 /// Ops per page of `GET /docs/<id>/ops` when `limit` is not given.
 pub const DEFAULT_OPS_LIMIT: usize = 100;
@@ -60,6 +61,25 @@ fn not_found(doc: &DocId) -> Rejection {
     )
 }
 
+/// The current version of a document read from storage; `not-found` if it never had an op.
+fn written_head(log: &OpLog, doc: &DocId) -> Result<u64, Rejection> {
+    match log.head(doc).map_err(storage)? {
+        0 => Err(not_found(doc)),
+        head => Ok(head),
+    }
+}
+
+/// `version-in-future` when `version` (requested as `asked`, e.g. "from=9") is after `head`.
+fn not_after_head(doc: &DocId, asked: &str, version: u64, head: u64) -> Result<(), Rejection> {
+    if version > head {
+        return Err(Rejection::new(
+            ErrorCode::VersionInFuture,
+            format!("{asked} is after document {doc}'s current version {head}"),
+        ));
+    }
+    Ok(())
+}
+
 /// `GET /docs/<id>[?version=n | ?at=ms]`.
 async fn get_doc(
     registry: DocumentRegistry,
@@ -82,25 +102,15 @@ async fn get_doc(
             (version, content)
         }
         (Some(version), None) => {
-            let head = log.head(&doc).map_err(storage)?;
-            if head == 0 {
-                return Err(not_found(&doc));
-            }
-            if version > head {
-                return Err(Rejection::new(
-                    ErrorCode::VersionInFuture,
-                    format!("version {version} is after document {doc}'s current version {head}"),
-                ));
-            }
+            let head = written_head(log, &doc)?;
+            not_after_head(&doc, &format!("version {version}"), version, head)?;
             (
                 version,
                 log.content_at(&doc, version).map_err(storage)?.to_string(),
             )
         }
         (None, Some(at)) => {
-            if log.head(&doc).map_err(storage)? == 0 {
-                return Err(not_found(&doc));
-            }
+            written_head(log, &doc)?;
             let version = log.version_at_time(&doc, at).map_err(storage)?;
             (
                 version,
@@ -127,16 +137,8 @@ async fn get_ops(
             .min(MAX_OPS_LIMIT),
     };
     let log = registry.log();
-    let head = log.head(&doc).map_err(storage)?;
-    if head == 0 {
-        return Err(not_found(&doc));
-    }
-    if from > head {
-        return Err(Rejection::new(
-            ErrorCode::VersionInFuture,
-            format!("from={from} is after document {doc}'s current version {head}"),
-        ));
-    }
+    let head = written_head(log, &doc)?;
+    not_after_head(&doc, &format!("from={from}"), from, head)?;
     let ops = log.ops(&doc, from, head, limit).map_err(storage)?;
     let last = ops.last().map_or(from, |r| r.version);
     let next = (last < head).then_some(last);

@@ -101,12 +101,7 @@ struct ServerProcess {
 impl ServerProcess {
     /// Starts `cmd` and waits for its `otterdoc listening on <addr>` line.
     fn start(mut cmd: Process) -> ServerProcess {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn otterdoc");
+        let mut child = spawn_piped(&mut cmd);
         let stderr = drain(child.stderr.take().expect("stderr"));
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
@@ -182,14 +177,18 @@ impl Drop for ServerProcess {
     }
 }
 
-/// Runs a short-lived command to completion (bounded): (status, stdout, stderr).
-async fn run_to_exit(mut cmd: Process) -> (ExitStatus, String, String) {
-    let mut child = cmd
-        .stdin(Stdio::null())
+/// Spawns `cmd` with no stdin and piped stdout/stderr.
+fn spawn_piped(cmd: &mut Process) -> Child {
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn otterdoc");
+        .expect("spawn otterdoc")
+}
+
+/// Runs a short-lived command to completion (bounded): (status, stdout, stderr).
+async fn run_to_exit(mut cmd: Process) -> (ExitStatus, String, String) {
+    let mut child = spawn_piped(&mut cmd);
     let stdout = drain(child.stdout.take().expect("stdout"));
     let stderr = drain(child.stderr.take().expect("stderr"));
     let Some(status) = wait_exit(&mut child, WAIT).await else {
