@@ -1,6 +1,7 @@
-//! Server configuration: every knob is a CLI flag of `otterdoc serve` with an `OTTERDOC_*`
-//! environment variable, and the defaults are what `cargo run --release -- serve` uses.
-//! The flag names are a user-facing contract, listed in `docs/cli.md`.
+//! Every knob and every limit of the server, in one place. [`Config`] holds what an operator
+//! sets (each field is a flag of `otterdoc serve` with an `OTTERDOC_*` environment variable,
+//! defaulting to a constant of [`defaults`]); [`limits`] holds the fixed internal bounds. The
+//! flag names and defaults are a user-facing contract, listed in `docs/cli.md`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,47 +9,118 @@ use std::time::Duration;
 
 use clap::Args;
 
+/// Defaults of the [`Config`] flags. clap shows them in `--help`, [`Config::new`] uses them,
+/// and `docs/cli.md` documents them (pinned by the docs contract test).
+pub mod defaults {
+    /// `--listen`.
+    pub const LISTEN: &str = "127.0.0.1:8080";
+    /// `--data`.
+    pub const DATA: &str = "./otterdoc-data";
+    /// `--max-frame-bytes`: large enough for any realistic edit batch, small enough that a
+    /// thousand connections with a half-received frame each stay well under 100 MiB.
+    pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+    /// `--max-op-bytes`.
+    pub const MAX_OP_BYTES: usize = 64 * 1024;
+    /// `--max-doc-bytes` (16 MiB).
+    pub const MAX_DOC_BYTES: usize = 16 * 1024 * 1024;
+    /// `--snapshot-interval`.
+    pub const SNAPSHOT_INTERVAL: u64 = 1000;
+    /// `--heartbeat-ms`.
+    pub const HEARTBEAT_MS: u64 = 10_000;
+    /// `--idle-doc-ms`.
+    pub const IDLE_DOC_MS: u64 = 60_000;
+    /// `--connect-timeout-ms`.
+    pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
+    /// `--write-timeout-ms`.
+    pub const WRITE_TIMEOUT_MS: u64 = 10_000;
+}
+
+/// Fixed bounds that are not flags. Each keeps some memory or wait bounded; the ones a client
+/// can observe are documented in `docs/` (and pinned by the docs contract test).
+pub mod limits {
+    use std::time::Duration;
+
+    /// The longest document id, in characters.
+    pub const MAX_DOC_ID_LEN: usize = 128;
+    /// Longest `client` id a submission may carry.
+    pub const MAX_CLIENT_ID_LEN: usize = 64;
+    /// Most SENDs one STOMP transaction may hold; a client past it gets an ERROR.
+    pub const MAX_TRANSACTION_FRAMES: usize = 1000;
+    /// Outbound items queued per connection; when full, producers wait (subscriptions then
+    /// fall behind and catch up from storage) instead of growing memory.
+    pub const OUTBOUND_QUEUE: usize = 256;
+    /// How long a closing connection keeps reading (and discarding) what the client still
+    /// sends, so a RST cannot eat the last frames written (see `stomp::connection`).
+    pub const LINGER: Duration = Duration::from_secs(2);
+    /// How long the writer tries to get a final ERROR out to a peer whose writes stalled.
+    pub const STALLED_ERROR_WRITE: Duration = Duration::from_millis(100);
+    /// How long the writer waits for the WebSocket close handshake.
+    pub const CLOSE_HANDSHAKE: Duration = Duration::from_secs(1);
+    /// A document task's mailbox; senders wait (backpressure) when it is full.
+    pub const MAILBOX: usize = 1024;
+    /// Most commands one document task takes from its mailbox into one group commit.
+    pub const MAX_BATCH: usize = 256;
+    /// Live-event buffer per document. A subscriber that falls further behind than this
+    /// catches up from storage instead of holding the document back.
+    pub const BROADCAST_CAPACITY: usize = 1024;
+    /// Fewest and most recent ops a document task keeps in memory for transforming and
+    /// duplicate detection (`--snapshot-interval` clamped to this range).
+    pub const RECENT_OPS: (usize, usize) = (2 * MAX_BATCH, 4096);
+    /// Ops read from storage per catch-up page of a lagging subscriber.
+    pub const CATCH_UP_PAGE: usize = 256;
+    /// Ops per page of `GET /docs/<id>/ops` when `limit` is not given.
+    pub const DEFAULT_OPS_LIMIT: usize = 100;
+    /// Largest page of `GET /docs/<id>/ops`; larger `limit`s are clamped to it.
+    pub const MAX_OPS_LIMIT: usize = 1000;
+    /// Smallest WebSocket message limit; the limit is max(4 × `--max-frame-bytes`, this).
+    pub const MIN_WS_MESSAGE_BYTES: usize = 64 * 1024;
+    /// How long shutdown waits for each phase (HTTP requests, sessions) before moving on.
+    pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+    /// How often a task that enqueues into a mailbox retries when the task it reached stopped.
+    pub const MAILBOX_RETRIES: usize = 3;
+}
+
 /// Settings of one server instance.
 #[derive(Clone, Debug, Args)]
 pub struct Config {
     /// Address to listen on (HTTP routes and the STOMP WebSocket at /ws).
-    #[arg(long, env = "OTTERDOC_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "OTTERDOC_LISTEN", default_value = defaults::LISTEN)]
     pub listen: SocketAddr,
 
     /// Directory of the sled database holding every document's history.
-    #[arg(long, env = "OTTERDOC_DATA", default_value = "./otterdoc-data")]
+    #[arg(long, env = "OTTERDOC_DATA", default_value = defaults::DATA)]
     pub data: PathBuf,
 
     /// Largest STOMP frame accepted, in bytes (headers and body).
-    #[arg(long, env = "OTTERDOC_MAX_FRAME_BYTES", default_value_t = 65_536)]
+    #[arg(long, env = "OTTERDOC_MAX_FRAME_BYTES", default_value_t = defaults::MAX_FRAME_BYTES)]
     pub max_frame_bytes: usize,
 
     /// Largest operation accepted, in bytes of its JSON (also caps HTTP request bodies).
-    #[arg(long, env = "OTTERDOC_MAX_OP_BYTES", default_value_t = 65_536)]
+    #[arg(long, env = "OTTERDOC_MAX_OP_BYTES", default_value_t = defaults::MAX_OP_BYTES)]
     pub max_op_bytes: usize,
 
     /// Largest document, in UTF-8 bytes; an operation that would make it larger is rejected.
-    #[arg(long, env = "OTTERDOC_MAX_DOC_BYTES", default_value_t = 16 * 1024 * 1024)]
+    #[arg(long, env = "OTTERDOC_MAX_DOC_BYTES", default_value_t = defaults::MAX_DOC_BYTES)]
     pub max_doc_bytes: usize,
 
     /// A snapshot of a document is stored every this many operations.
-    #[arg(long, env = "OTTERDOC_SNAPSHOT_INTERVAL", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "OTTERDOC_SNAPSHOT_INTERVAL", default_value_t = defaults::SNAPSHOT_INTERVAL, value_parser = clap::value_parser!(u64).range(1..))]
     pub snapshot_interval: u64,
 
     /// Heart-beat interval the server offers and asks for, in milliseconds (0 disables).
-    #[arg(long, env = "OTTERDOC_HEARTBEAT_MS", default_value_t = 10_000)]
+    #[arg(long, env = "OTTERDOC_HEARTBEAT_MS", default_value_t = defaults::HEARTBEAT_MS)]
     pub heartbeat_ms: u64,
 
     /// A document with no subscribers and no submissions for this long is unloaded (ms).
-    #[arg(long, env = "OTTERDOC_IDLE_DOC_MS", default_value_t = 60_000)]
+    #[arg(long, env = "OTTERDOC_IDLE_DOC_MS", default_value_t = defaults::IDLE_DOC_MS)]
     pub idle_doc_ms: u64,
 
     /// A new connection that sends no CONNECT frame within this long is closed (ms).
-    #[arg(long, env = "OTTERDOC_CONNECT_TIMEOUT_MS", default_value_t = 10_000)]
+    #[arg(long, env = "OTTERDOC_CONNECT_TIMEOUT_MS", default_value_t = defaults::CONNECT_TIMEOUT_MS)]
     pub connect_timeout_ms: u64,
 
     /// A connection whose writes make no progress for this long is closed (ms).
-    #[arg(long, env = "OTTERDOC_WRITE_TIMEOUT_MS", default_value_t = 10_000)]
+    #[arg(long, env = "OTTERDOC_WRITE_TIMEOUT_MS", default_value_t = defaults::WRITE_TIMEOUT_MS)]
     pub write_timeout_ms: u64,
 }
 
@@ -58,14 +130,14 @@ impl Config {
         Self {
             listen,
             data,
-            max_frame_bytes: 65_536,
-            max_op_bytes: 65_536,
-            max_doc_bytes: 16 * 1024 * 1024,
-            snapshot_interval: 1000,
-            heartbeat_ms: 10_000,
-            idle_doc_ms: 60_000,
-            connect_timeout_ms: 10_000,
-            write_timeout_ms: 10_000,
+            max_frame_bytes: defaults::MAX_FRAME_BYTES,
+            max_op_bytes: defaults::MAX_OP_BYTES,
+            max_doc_bytes: defaults::MAX_DOC_BYTES,
+            snapshot_interval: defaults::SNAPSHOT_INTERVAL,
+            heartbeat_ms: defaults::HEARTBEAT_MS,
+            idle_doc_ms: defaults::IDLE_DOC_MS,
+            connect_timeout_ms: defaults::CONNECT_TIMEOUT_MS,
+            write_timeout_ms: defaults::WRITE_TIMEOUT_MS,
         }
     }
 
@@ -82,5 +154,35 @@ impl Config {
     /// [`Self::write_timeout_ms`] as a duration.
     pub fn write_timeout(&self) -> Duration {
         Duration::from_millis(self.write_timeout_ms)
+    }
+
+    /// The largest WebSocket message accepted: room for a few frames, never below 64 KiB.
+    pub fn max_ws_message_bytes(&self) -> usize {
+        self.max_frame_bytes
+            .saturating_mul(4)
+            .max(limits::MIN_WS_MESSAGE_BYTES)
+    }
+
+    /// How many recent ops a document task keeps in memory.
+    pub fn recent_ops(&self) -> usize {
+        let (min, max) = limits::RECENT_OPS;
+        usize::try_from(self.snapshot_interval)
+            .unwrap_or(max)
+            .clamp(min, max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_uses_the_flag_defaults() {
+        let config = Config::new(defaults::LISTEN.parse().unwrap(), defaults::DATA.into());
+        assert_eq!(config.max_ws_message_bytes(), 262_144);
+        assert_eq!(config.recent_ops(), 1000);
+        let mut small = config.clone();
+        small.snapshot_interval = 1;
+        assert_eq!(small.recent_ops(), 512);
     }
 }

@@ -1,7 +1,7 @@
 //! The HTTP routes: reading documents at any version, paging through their history, submitting
 //! an op without a WebSocket, health, and the upgrade to the STOMP WebSocket at `/ws`. Every
-//! error is `{"error":{"code","message"}}` with a 4xx/5xx status; the routes are listed in
-//! `docs/http.md`.
+//! error is `{"error":{"code","message"}}` with the status [`status`] gives its code; the
+//! routes are listed in `docs/http.md`.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -11,34 +11,56 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
+use crate::app::App;
+use crate::config::limits::{DEFAULT_OPS_LIMIT, MAX_OPS_LIMIT};
 use crate::doc_id::DocId;
-use crate::document::DocumentRegistry;
-use crate::protocol::{http_error_json, ErrorCode, Rejection, Submission};
-use crate::session::{self, SessionContext, ANONYMOUS};
-use crate::storage::OpLog;
-
-/// Ops per page of `GET /docs/<id>/ops` when `limit` is not given.
-pub const DEFAULT_OPS_LIMIT: usize = 100;
-/// Largest page of `GET /docs/<id>/ops`; larger `limit`s are clamped to it.
-pub const MAX_OPS_LIMIT: usize = 1000;
+use crate::error::{ErrorCode, Rejection};
+use crate::identity::ANONYMOUS;
+use crate::session;
+use crate::store::{Store, StoreError};
+use crate::wire::Submission;
 
 /// STOMP WebSocket subprotocols, best first.
 const SUBPROTOCOLS: [&str; 3] = ["v12.stomp", "v11.stomp", "v10.stomp"];
 
-fn json(status: u16, value: &serde_json::Value) -> Response {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+/// The HTTP status an HTTP route answers an error code with.
+pub fn status(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::MalformedBody
+        | ErrorCode::InvalidOp
+        | ErrorCode::InvalidDocId
+        | ErrorCode::UnknownDestination
+        | ErrorCode::InvalidQuery
+        | ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorCode::NotFound | ErrorCode::RouteNotFound => StatusCode::NOT_FOUND,
+        ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::LengthRequired => StatusCode::LENGTH_REQUIRED,
+        ErrorCode::VersionInFuture | ErrorCode::TransactionAborted => StatusCode::CONFLICT,
+        ErrorCode::OpTooLarge | ErrorCode::DocumentTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::OpDoesNotFit | ErrorCode::DeleteMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The HTTP error body `{"error":{"code","message"}}`.
+pub fn error_json(rejection: &Rejection) -> serde_json::Value {
+    serde_json::json!({"error": {"code": rejection.code.as_str(), "message": rejection.message}})
+}
+
+fn json(status: StatusCode, value: &serde_json::Value) -> Response {
     warp::reply::with_status(warp::reply::json(value), status).into_response()
 }
 
 fn error(rejection: &Rejection) -> Response {
-    json(rejection.code.http_status(), &http_error_json(rejection))
+    json(status(rejection.code), &error_json(rejection))
 }
 
 fn invalid_query(message: String) -> Rejection {
     Rejection::new(ErrorCode::InvalidQuery, message)
 }
 
-fn storage(err: crate::storage::StorageError) -> Rejection {
+fn storage(err: StoreError) -> Rejection {
     Rejection::new(ErrorCode::Internal, err.to_string())
 }
 
@@ -62,8 +84,8 @@ fn not_found(doc: &DocId) -> Rejection {
 }
 
 /// The current version of a document read from storage; `not-found` if it never had an op.
-fn written_head(log: &OpLog, doc: &DocId) -> Result<u64, Rejection> {
-    match log.head(doc).map_err(storage)? {
+async fn written_head(store: &dyn Store, doc: &DocId) -> Result<u64, Rejection> {
+    match store.head(doc).await.map_err(storage)? {
         0 => Err(not_found(doc)),
         head => Ok(head),
     }
@@ -82,40 +104,36 @@ fn not_after_head(doc: &DocId, asked: &str, version: u64, head: u64) -> Result<(
 
 /// `GET /docs/<id>[?version=n | ?at=ms]`.
 async fn get_doc(
-    registry: DocumentRegistry,
+    app: App,
     id: String,
     query: HashMap<String, String>,
 ) -> Result<serde_json::Value, Rejection> {
     let doc = DocId::parse(&id)?;
     let version = query_u64(&query, "version")?;
     let at = query_u64(&query, "at")?;
-    let log = registry.log();
+    let store = app.store.as_ref();
     let (version, content) = match (version, at) {
         (Some(_), Some(_)) => {
             return Err(invalid_query("give either version or at, not both".into()));
         }
         (None, None) => {
-            let (version, content) = registry.snapshot(&doc).await?;
+            let (version, content) = app.documents.snapshot(&doc).await?;
             if version == 0 {
                 return Err(not_found(&doc));
             }
             (version, content)
         }
         (Some(version), None) => {
-            let head = written_head(log, &doc)?;
+            let head = written_head(store, &doc).await?;
             not_after_head(&doc, &format!("version {version}"), version, head)?;
-            (
-                version,
-                log.content_at(&doc, version).map_err(storage)?.to_string(),
-            )
+            let content = store.content_at(&doc, version).await.map_err(storage)?;
+            (version, content.to_string())
         }
         (None, Some(at)) => {
-            written_head(log, &doc)?;
-            let version = log.version_at_time(&doc, at).map_err(storage)?;
-            (
-                version,
-                log.content_at(&doc, version).map_err(storage)?.to_string(),
-            )
+            written_head(store, &doc).await?;
+            let version = store.version_at_time(&doc, at).await.map_err(storage)?;
+            let content = store.content_at(&doc, version).await.map_err(storage)?;
+            (version, content.to_string())
         }
     };
     Ok(serde_json::json!({"doc": doc.as_str(), "version": version, "content": content}))
@@ -123,7 +141,7 @@ async fn get_doc(
 
 /// `GET /docs/<id>/ops?from=v&limit=k`.
 async fn get_ops(
-    registry: DocumentRegistry,
+    app: App,
     id: String,
     query: HashMap<String, String>,
 ) -> Result<serde_json::Value, Rejection> {
@@ -136,31 +154,26 @@ async fn get_ops(
             .unwrap_or(MAX_OPS_LIMIT)
             .min(MAX_OPS_LIMIT),
     };
-    let log = registry.log();
-    let head = written_head(log, &doc)?;
+    let store = app.store.as_ref();
+    let head = written_head(store, &doc).await?;
     not_after_head(&doc, &format!("from={from}"), from, head)?;
-    let ops = log.ops(&doc, from, head, limit).map_err(storage)?;
+    let ops = store.ops(&doc, from, head, limit).await.map_err(storage)?;
     let last = ops.last().map_or(from, |r| r.version);
     let next = (last < head).then_some(last);
     Ok(serde_json::json!({"doc": doc.as_str(), "ops": ops, "next": next}))
 }
 
 /// `POST /docs/<id>/ops` with a submission body.
-async fn post_op(
-    registry: DocumentRegistry,
-    id: String,
-    body: Bytes,
-) -> Result<serde_json::Value, Rejection> {
+async fn post_op(app: App, id: String, body: Bytes) -> Result<serde_json::Value, Rejection> {
     let doc = DocId::parse(&id)?;
-    let submission =
-        Submission::parse(&body, registry.config().max_op_bytes).map_err(|(r, _)| r)?;
-    let applied = registry.submit(&doc, submission, ANONYMOUS).await?;
+    let submission = Submission::parse(&body, app.config.max_op_bytes).map_err(|(r, _)| r)?;
+    let applied = app.documents.submit(&doc, submission, ANONYMOUS).await?;
     Ok(serde_json::json!({"version": applied.version, "op": applied.op}))
 }
 
 fn respond(result: Result<serde_json::Value, Rejection>) -> Response {
     match result {
-        Ok(value) => json(200, &value),
+        Ok(value) => json(StatusCode::OK, &value),
         Err(rejection) => error(&rejection),
     }
 }
@@ -200,46 +213,42 @@ async fn recover(rejection: warp::Rejection) -> Result<Response, Infallible> {
 
 /// Every route of the server.
 pub fn routes(
-    registry: DocumentRegistry,
-    sessions: SessionContext,
+    app: App,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
-    let with_registry = {
-        let registry = registry.clone();
-        warp::any().map(move || registry.clone())
+    let with_app = {
+        let app = app.clone();
+        warp::any().map(move || app.clone())
     };
     let healthz = warp::path!("healthz")
         .and(warp::get())
-        .map(|| json(200, &serde_json::json!({"status": "ok"})));
+        .map(|| json(StatusCode::OK, &serde_json::json!({"status": "ok"})));
     let get_doc = warp::path!("docs" / String)
         .and(warp::get())
         .and(warp::query::<HashMap<String, String>>())
-        .and(with_registry.clone())
-        .then(|id, query, registry| async move { respond(get_doc(registry, id, query).await) });
+        .and(with_app.clone())
+        .then(|id, query, app| async move { respond(get_doc(app, id, query).await) });
     let get_ops = warp::path!("docs" / String / "ops")
         .and(warp::get())
         .and(warp::query::<HashMap<String, String>>())
-        .and(with_registry.clone())
-        .then(|id, query, registry| async move { respond(get_ops(registry, id, query).await) });
-    let max_body = registry.config().max_op_bytes as u64;
+        .and(with_app.clone())
+        .then(|id, query, app| async move { respond(get_ops(app, id, query).await) });
+    let max_body = app.config.max_op_bytes as u64;
     let post_op = warp::path!("docs" / String / "ops")
         .and(warp::post())
         .and(warp::body::content_length_limit(max_body))
         .and(warp::body::bytes())
-        .and(with_registry)
-        .then(|id, body, registry| async move { respond(post_op(registry, id, body).await) });
-    let max_message = registry
-        .config()
-        .max_frame_bytes
-        .saturating_mul(4)
-        .max(64 * 1024);
+        .and(with_app.clone())
+        .then(|id, body, app| async move { respond(post_op(app, id, body).await) });
+    let max_message = app.config.max_ws_message_bytes();
     let ws = warp::path!("ws")
         .and(warp::ws())
         .and(warp::header::optional::<String>("sec-websocket-protocol"))
-        .map(move |ws: warp::ws::Ws, offered: Option<String>| {
-            let ctx = sessions.clone();
-            let reply = ws
-                .max_message_size(max_message)
-                .on_upgrade(move |socket| session::run(socket, ctx));
+        .and(with_app)
+        .map(move |ws: warp::ws::Ws, offered: Option<String>, app: App| {
+            let reply = ws.max_message_size(max_message).on_upgrade(move |socket| {
+                let (inbound, outbound) = crate::websocket::split(socket);
+                session::run(app, inbound, outbound)
+            });
             match choose_subprotocol(offered.as_deref()) {
                 Some(protocol) => {
                     warp::reply::with_header(reply, "sec-websocket-protocol", protocol)

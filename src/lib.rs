@@ -1,29 +1,40 @@
 //! otterdoc: a collaborative plain-text editing server. Editors connect over STOMP 1.2 over
 //! WebSocket, submit operations for a document and receive every accepted operation; each open
-//! document is owned by one task that transforms, applies, persists (sled) and broadcasts.
-//! The OT algebra lives in the `ot` crate; this crate is the server around it.
+//! document is owned by one task that transforms, applies, persists and broadcasts. The OT
+//! algebra lives in the `ot` crate; this crate is the server around it.
 //!
-//! Module map (each file owns one thing):
-//! - [`config`]: CLI flags / environment;
-//! - [`server`]: start-up and graceful shutdown;
-//! - [`http`]: HTTP routes and the WebSocket upgrade;
-//! - [`session`]: one STOMP connection; [`subscription`]: delivery of one document topic;
-//! - [`stomp`]: the STOMP frame codec;
-//! - [`document`]: the per-document task and the registry of open documents;
-//! - [`storage`]: the op log and snapshots in sled;
-//! - [`protocol`]: JSON bodies and error codes; [`doc_id`]: document id validation.
-#![forbid(unsafe_code)]
+//! # Layout
+//! Data flows one way — socket → session → document task → store / broadcast → subscription →
+//! socket — and each module imports only modules below it in this list (no cycles):
+//! - [`server`]: start-up, and graceful shutdown phase by phase;
+//! - [`http`]: the HTTP routes and the WebSocket upgrade; [`websocket`]: a WebSocket as the
+//!   byte transport of a STOMP session;
+//! - [`session`]: one STOMP connection (negotiation, dispatch, transactions, replies in order);
+//! - [`app`]: the running server's parts, handed to routes and sessions;
+//! - [`subscription`]: the delivery of one document topic to one subscriber;
+//! - [`document`]: the per-document task, the directory of open documents, the registry;
+//! - [`wire`]: JSON bodies in and out; [`store`]: the storage boundary ([`store::Store`]) and
+//!   its sled implementation;
+//! - [`stomp`]: the STOMP codec, typed commands, server frame builders, the outbound side of a
+//!   connection;
+//! - leaves: [`error`] (error codes, [`error::Rejection`]), [`doc_id`], [`identity`],
+//!   [`shutdown`], [`config`] (every flag, default and limit).
 
+pub mod app;
 pub mod config;
 pub mod doc_id;
 pub mod document;
+pub mod error;
 pub mod http;
-pub mod protocol;
+pub mod identity;
 pub mod server;
 pub mod session;
+pub mod shutdown;
 pub mod stomp;
-pub mod storage;
+pub mod store;
 pub mod subscription;
+pub mod websocket;
+pub mod wire;
 
 pub use config::Config;
 pub use server::Server;

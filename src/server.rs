@@ -1,18 +1,19 @@
-//! `Server`: assembles storage, the document registry, the HTTP routes and the STOMP sessions,
-//! and owns graceful shutdown: stop accepting, tell every session to close, let every document
-//! task finish what it has queued (each op is flushed before it is acknowledged), flush, exit.
+//! `Server`: assembles the store, the document registry, the HTTP routes and the STOMP
+//! sessions into an [`App`], and runs graceful shutdown phase by phase: stop accepting and let
+//! HTTP requests finish, close every session, let every document task finish what it has
+//! queued (each op is flushed before it is acknowledged), flush, exit.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::app::App;
+use crate::config::limits::DRAIN_TIMEOUT;
 use crate::config::Config;
 use crate::document::DocumentRegistry;
-use crate::session::SessionContext;
-use crate::storage::{OpLog, StorageError};
+use crate::shutdown::Shutdown;
+use crate::store::{SledStore, Store, StoreError};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -23,7 +24,7 @@ pub enum StartError {
         /// The directory.
         path: String,
         /// Why.
-        source: StorageError,
+        source: StoreError,
     },
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
@@ -35,79 +36,70 @@ pub enum StartError {
     },
 }
 
-/// How long shutdown waits for HTTP requests and sessions to finish before moving on.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// A running server.
 pub struct Server {
     addr: SocketAddr,
-    registry: DocumentRegistry,
-    shutdown: watch::Sender<bool>,
+    app: App,
     task: JoinHandle<()>,
 }
 
 impl Server {
     /// Opens storage, binds `config.listen` (port 0 picks a free port) and starts serving.
     pub async fn start(config: Config) -> Result<Server, StartError> {
-        let log = OpLog::open(&config.data).map_err(|source| StartError::Storage {
+        let store = SledStore::open(&config.data).map_err(|source| StartError::Storage {
             path: config.data.display().to_string(),
             source,
         })?;
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: config.listen,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        let bind_error = |source| StartError::Bind {
             addr: config.listen,
             source,
-        })?;
-        let registry = DocumentRegistry::new(log, Arc::new(config));
-        let registry_handle = registry.clone();
-        let (shutdown, shutdown_rx) = watch::channel(false);
-        let (alive, mut all_closed) = mpsc::channel::<()>(1);
-        let sessions = SessionContext {
-            registry: registry.clone(),
-            shutdown: shutdown_rx.clone(),
-            alive,
         };
-        let routes = crate::http::routes(registry.clone(), sessions);
-        let mut signal = shutdown_rx.clone();
-        let mut drain_signal = shutdown_rx;
-        let server = warp::serve(routes).incoming(listener).graceful(async move {
-            crate::session::stopped(&mut signal).await;
-        });
-        let task = tokio::spawn(async move {
-            // Ends after the shutdown signal, once in-flight HTTP requests are answered. The
-            // drain timeout starts at the signal, not when the server starts serving.
-            let run = server.run();
-            tokio::pin!(run);
-            tokio::select! {
-                () = &mut run => {}
-                () = crate::session::stopped(&mut drain_signal) => {
-                    if tokio::time::timeout(DRAIN_TIMEOUT, &mut run).await.is_err() {
-                        tracing::warn!("HTTP connections still open after the drain timeout");
-                    }
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(bind_error)?;
+        let addr = listener.local_addr().map_err(bind_error)?;
+        let config = Arc::new(config);
+        let store: Arc<dyn Store> = Arc::new(store);
+        let shutdown = Shutdown::default();
+        let documents =
+            DocumentRegistry::new(store.clone(), config.clone(), shutdown.documents.clone());
+        let app = App {
+            config,
+            store,
+            documents,
+            shutdown,
+        };
+        let connections = app.shutdown.connections.clone();
+        let server = warp::serve(crate::http::routes(app.clone()))
+            .incoming(listener)
+            .graceful(async move { connections.stopped().await });
+        let task = tokio::spawn(Self::run(app.clone(), server.run()));
+        tracing::info!(%addr, "otterdoc listening");
+        Ok(Server { addr, app, task })
+    }
+
+    /// Serves until shutdown starts, then shuts down in order.
+    async fn run(app: App, serve: impl std::future::Future<Output = ()>) {
+        let connections = &app.shutdown.connections;
+        tokio::pin!(serve);
+        // Serving ends after the shutdown signal, once in-flight HTTP requests are answered.
+        // The drain timeout starts at the signal, not when the server starts serving.
+        tokio::select! {
+            () = &mut serve => {}
+            () = connections.stopped() => {
+                if tokio::time::timeout(DRAIN_TIMEOUT, &mut serve).await.is_err() {
+                    tracing::warn!("HTTP connections still open after the drain timeout");
                 }
             }
-            // Every session (and its subscription tasks) holds an `alive` sender.
-            if tokio::time::timeout(DRAIN_TIMEOUT, all_closed.recv())
-                .await
-                .is_err()
-            {
-                tracing::warn!("sessions still open after the drain timeout");
-            }
-            registry.shutdown().await;
-            tracing::info!("shutdown complete");
-        });
-        tracing::info!(%addr, "otterdoc listening");
-        Ok(Server {
-            addr,
-            registry: registry_handle,
-            shutdown,
-            task,
-        })
+        }
+        if !connections.stop(DRAIN_TIMEOUT).await {
+            tracing::warn!("sessions still open after the drain timeout");
+        }
+        app.documents.shutdown().await;
+        if let Err(err) = app.store.flush().await {
+            tracing::error!(error = %err, "final flush failed");
+        }
+        tracing::info!("shutdown complete");
     }
 
     /// The address actually bound.
@@ -117,12 +109,12 @@ impl Server {
 
     /// How many documents have a running task right now (idle ones are unloaded).
     pub fn open_documents(&self) -> usize {
-        self.registry.open_documents()
+        self.app.documents.open_documents()
     }
 
     /// Starts a graceful shutdown without waiting for it.
     pub fn trigger_shutdown(&self) {
-        let _ = self.shutdown.send(true);
+        self.app.shutdown.connections.cancel();
     }
 
     /// Shuts down gracefully and waits until every document is flushed and storage is closed.

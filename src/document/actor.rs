@@ -9,43 +9,29 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use ot::{transform_through, Component, Document, Operation, Side};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tracing::Instrument;
 
-use super::registry::RegistryShared;
-use super::{Applied, OpEvent, Subscribed};
+use super::directory::Registration;
+use super::{Applied, OpEvent, Request, Subscribed};
+use crate::config::limits::{BROADCAST_CAPACITY, MAX_BATCH};
+use crate::config::Config;
 use crate::doc_id::DocId;
-use crate::protocol::{op_event_json, ErrorCode, OpRecord, Rejection, Submission};
-use crate::storage::StorageError;
+use crate::error::{ErrorCode, Rejection};
+use crate::shutdown::Phase;
+use crate::store::{OpRecord, Store, StoreError};
+use crate::wire::{op_event_json, Submission};
 
-/// Most commands taken from the mailbox into one group commit.
-const MAX_BATCH: usize = 256;
-
-/// Live-event buffer per document. A subscriber that falls further behind than this catches
-/// up from storage instead of holding the document back.
-pub const BROADCAST_CAPACITY: usize = 1024;
-
-/// A request to a document task.
-pub enum Command {
-    /// Apply a client's op.
-    Submit {
-        /// The op and who sent it (boxed: it is much larger than the other commands).
-        submission: Box<Submission>,
-        /// The session's user name, recorded with the op.
-        user: String,
-        /// Where the outcome goes, once durable.
-        reply: oneshot::Sender<Result<Applied, Rejection>>,
-    },
-    /// Register a live subscriber.
-    Subscribe {
-        /// Include the current content in the reply.
-        with_content: bool,
-        /// Where the subscription goes.
-        reply: oneshot::Sender<Subscribed>,
-    },
-    /// Read the current version and content.
-    Snapshot {
-        /// Where (version, content) goes.
-        reply: oneshot::Sender<(u64, String)>,
-    },
+/// What a document task is started with.
+pub(super) struct Start {
+    pub(super) doc: DocId,
+    pub(super) store: Arc<dyn Store>,
+    pub(super) config: Arc<Config>,
+    pub(super) registration: Registration,
+    pub(super) mailbox: mpsc::Receiver<Request>,
+    /// Lets the task see whether anyone besides the directory could still send to it.
+    pub(super) weak: mpsc::WeakSender<Request>,
+    /// The documents' shutdown phase.
+    pub(super) phase: Phase,
 }
 
 /// A reply held back until the batch it depends on is durable.
@@ -55,9 +41,10 @@ struct HeldReply {
 }
 
 /// The state of one open document, owned by its task.
-pub struct DocumentActor {
+pub(super) struct DocumentActor {
     doc: DocId,
-    shared: Arc<RegistryShared>,
+    store: Arc<dyn Store>,
+    config: Arc<Config>,
     version: u64,
     document: Document,
     last_time: u64,
@@ -79,7 +66,7 @@ fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-fn internal(err: &StorageError) -> Rejection {
+fn internal(err: &StoreError) -> Rejection {
     Rejection::new(
         ErrorCode::Internal,
         format!(
@@ -90,30 +77,33 @@ fn internal(err: &StorageError) -> Rejection {
 }
 
 impl DocumentActor {
-    /// Runs the task for `doc` until it is retired (idle), the server shuts down, or storage
-    /// fails. `rx` is its mailbox; `weak` lets it see whether anyone else could still send.
-    pub async fn run(
-        doc: DocId,
-        shared: Arc<RegistryShared>,
-        mut rx: mpsc::Receiver<Command>,
-        weak: mpsc::WeakSender<Command>,
-        mut shutdown: watch::Receiver<bool>,
-    ) {
-        let loaded = match shared.log.load(&doc) {
+    /// Runs the task until it is retired (idle), the documents' shutdown phase stops it, or
+    /// storage fails.
+    pub(super) async fn run(start: Start) {
+        let span = tracing::debug_span!("document", doc = %start.doc);
+        Self::serve(start).instrument(span).await;
+    }
+
+    async fn serve(start: Start) {
+        let Start {
+            doc,
+            store,
+            config,
+            registration,
+            mut mailbox,
+            weak,
+            phase,
+        } = start;
+        let loaded = match store.load(&doc).await {
             Ok(loaded) => loaded,
             Err(err) => {
-                tracing::error!(doc = %doc, error = %err, "cannot load document");
-                shared.forget(&doc, &weak);
-                rx.close();
-                while let Some(cmd) = rx.recv().await {
-                    if let Command::Submit { reply, .. } = cmd {
-                        let _ = reply.send(Err(internal(&err)));
-                    }
-                }
+                tracing::error!(error = %err, "cannot load document");
+                drop(registration);
+                refuse_all(&mut mailbox, || internal(&err)).await;
                 return;
             }
         };
-        let recent_capacity = (shared.config.snapshot_interval as usize).clamp(MAX_BATCH * 2, 4096);
+        let recent_capacity = config.recent_ops();
         let mut actor = DocumentActor {
             doc,
             version: loaded.version,
@@ -126,86 +116,75 @@ impl DocumentActor {
             unflushed: Vec::new(),
             snapshots: Vec::new(),
             held: Vec::new(),
-            shared,
+            store,
+            config,
         };
-        tracing::debug!(doc = %actor.doc, version = actor.version, "document opened");
-        let idle = actor.shared.config.idle_doc();
+        tracing::debug!(version = actor.version, "document opened");
+        let idle = actor.config.idle_doc();
         loop {
             let first = tokio::select! {
-                cmd = rx.recv() => cmd,
+                request = mailbox.recv() => request,
                 _ = tokio::time::sleep(idle) => {
-                    if actor.try_retire(&rx, &weak) {
+                    // Retire if nobody can reach this task any more: no subscriber, nothing in
+                    // the mailbox, and no sender besides the directory's.
+                    let unreachable = || {
+                        actor.events.receiver_count() == 0
+                            && mailbox.is_empty()
+                            && weak.strong_count() <= 1
+                    };
+                    if registration.retire_if(unreachable) {
+                        tracing::debug!(version = actor.version, "document idle, unloaded");
                         return;
                     }
                     continue;
                 }
-                _ = crate::session::stopped(&mut shutdown) => None,
+                () = phase.stopped() => None,
             };
             let Some(first) = first else {
-                // Shutting down (or the registry is gone): finish what is queued, then stop.
-                rx.close();
+                // Shutting down: finish what is queued, then stop.
+                mailbox.close();
                 let mut rest = Vec::new();
-                while let Some(cmd) = rx.recv().await {
-                    rest.push(cmd);
+                while let Some(request) = mailbox.recv().await {
+                    rest.push(request);
                 }
                 let _ = actor.handle_batch(rest).await;
-                actor.shared.forget(&actor.doc, &weak);
                 return;
             };
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(cmd) => batch.push(cmd),
+                match mailbox.try_recv() {
+                    Ok(request) => batch.push(request),
                     Err(_) => break,
                 }
             }
             if actor.handle_batch(batch).await.is_err() {
-                // Storage failed: in-memory state may be ahead of disk. Stop; the next request
-                // starts a fresh task that reloads from storage.
-                actor.shared.forget(&actor.doc, &weak);
-                rx.close();
-                while let Some(cmd) = rx.recv().await {
-                    if let Command::Submit { reply, .. } = cmd {
-                        let _ = reply.send(Err(Rejection::new(
-                            ErrorCode::Internal,
-                            "storage failed; nothing was applied, retry",
-                        )));
-                    }
-                }
+                // Storage failed: in-memory state may be ahead of disk. Leave the directory
+                // first, so the next request starts a fresh task that reloads from storage.
+                drop(registration);
+                refuse_all(&mut mailbox, || {
+                    Rejection::new(
+                        ErrorCode::Internal,
+                        "storage failed; nothing was applied, retry",
+                    )
+                })
+                .await;
                 return;
             }
         }
-    }
-
-    /// Leaves the registry if nobody can reach this task any more: no subscriber, nothing in
-    /// the mailbox, and no sender besides the registry's. Checked under the registry lock, so
-    /// no new request can slip in between the check and the removal.
-    fn try_retire(&self, rx: &mpsc::Receiver<Command>, weak: &mpsc::WeakSender<Command>) -> bool {
-        let mut docs = self.shared.docs.lock();
-        let retire = self.events.receiver_count() == 0 && rx.is_empty() && weak.strong_count() <= 1;
-        if retire {
-            if let Some(sender) = docs.get(&self.doc) {
-                if weak.upgrade().is_some_and(|own| own.same_channel(sender)) {
-                    docs.remove(&self.doc);
-                }
-            }
-            tracing::debug!(doc = %self.doc, version = self.version, "document idle, unloaded");
-        }
-        retire
     }
 
     /// Handles one mailbox drain: applies every submission in memory, commits them all with one
     /// write batch and one flush, and only then answers reads and subscriptions, so that those
     /// never see state that is not yet durable and never force a second flush.
-    async fn handle_batch(&mut self, batch: Vec<Command>) -> Result<(), StorageError> {
+    async fn handle_batch(&mut self, batch: Vec<Request>) -> Result<(), StoreError> {
         let mut reads = Vec::new();
         for cmd in batch {
             match cmd {
-                Command::Submit {
+                Request::Submit {
                     submission,
                     user,
                     reply,
-                } => match self.submit(*submission, user) {
+                } => match self.submit(*submission, user).await {
                     Ok(applied) => self.held.push(HeldReply { reply, applied }),
                     Err(rejection) => {
                         let _ = reply.send(Err(rejection));
@@ -217,7 +196,7 @@ impl DocumentActor {
         self.commit().await?;
         for read in reads {
             match read {
-                Command::Subscribe {
+                Request::Subscribe {
                     with_content,
                     reply,
                 } => {
@@ -228,10 +207,10 @@ impl DocumentActor {
                         durable: self.durable.subscribe(),
                     });
                 }
-                Command::Snapshot { reply } => {
+                Request::Snapshot { reply } => {
                     let _ = reply.send((self.version, self.document.to_string()));
                 }
-                Command::Submit { .. } => unreachable!("submissions were handled above"),
+                Request::Submit { .. } => {}
             }
         }
         Ok(())
@@ -239,18 +218,13 @@ impl DocumentActor {
 
     /// Persists every unflushed op in one batch and one flush, then acknowledges and
     /// broadcasts them, in version order.
-    async fn commit(&mut self) -> Result<(), StorageError> {
+    async fn commit(&mut self) -> Result<(), StoreError> {
         if self.unflushed.is_empty() && self.held.is_empty() {
             return Ok(());
         }
         let records: Vec<OpRecord> = self.unflushed.iter().map(|r| (**r).clone()).collect();
         let snapshots = std::mem::take(&mut self.snapshots);
-        if let Err(err) = self
-            .shared
-            .log
-            .append(&self.doc, &records, &snapshots)
-            .await
-        {
+        if let Err(err) = self.store.append(&self.doc, &records, &snapshots).await {
             tracing::error!(doc = %self.doc, error = %err, "commit failed");
             for held in self.held.drain(..) {
                 let _ = held.reply.send(Err(internal(&err)));
@@ -273,14 +247,14 @@ impl DocumentActor {
     }
 
     /// Ops after `after` up to the current version, oldest first, from memory where possible.
-    fn history_after(&self, after: u64) -> Result<Vec<Arc<OpRecord>>, Rejection> {
+    async fn history_after(&self, after: u64) -> Result<Vec<Arc<OpRecord>>, Rejection> {
         let first_recent = self.recent.front().map_or(self.version + 1, |r| r.version);
         let mut out = Vec::with_capacity((self.version - after) as usize);
         if after + 1 < first_recent {
             let stored = self
-                .shared
-                .log
+                .store
                 .ops(&self.doc, after, first_recent - 1, usize::MAX)
+                .await
                 .map_err(|e| internal(&e))?;
             out.extend(stored.into_iter().map(Arc::new));
         }
@@ -290,17 +264,17 @@ impl DocumentActor {
     }
 
     /// The text at `version` (≤ current), for verifying checked deletes made against it.
-    fn text_at(&self, version: u64) -> Result<String, Rejection> {
+    async fn text_at(&self, version: u64) -> Result<String, Rejection> {
         if version == self.version {
             return Ok(self.document.to_string());
         }
         let (at, text) = self
-            .shared
-            .log
+            .store
             .snapshot_at_or_before(&self.doc, version)
+            .await
             .map_err(|e| internal(&e))?;
         let mut document = Document::from_text(&text);
-        for record in self.history_after(at)? {
+        for record in self.history_after(at).await? {
             if record.version > version {
                 break;
             }
@@ -312,7 +286,7 @@ impl DocumentActor {
     }
 
     /// Transforms and applies one submission in memory (made durable by the next commit).
-    fn submit(&mut self, submission: Submission, user: String) -> Result<Applied, Rejection> {
+    async fn submit(&mut self, submission: Submission, user: String) -> Result<Applied, Rejection> {
         let Submission {
             client,
             seq,
@@ -328,7 +302,7 @@ impl DocumentActor {
                 ),
             ));
         }
-        let history = self.history_after(base)?;
+        let history = self.history_after(base).await?;
         if let Some(done) = history.iter().find(|r| r.client == client && r.seq == seq) {
             return Ok(Applied {
                 version: done.version,
@@ -340,7 +314,7 @@ impl DocumentActor {
             .first()
             .map_or(self.document.char_len(), |r| r.op.base_len());
         if !checked.checks.is_empty() {
-            let text = self.text_at(base)?;
+            let text = self.text_at(base).await?;
             checked.verify(&text).map_err(|e| {
                 Rejection::new(ErrorCode::DeleteMismatch, format!("at version {base}: {e}"))
             })?;
@@ -373,10 +347,7 @@ impl DocumentActor {
         }
         self.recent.push_back(record.clone());
         self.unflushed.push(record);
-        if self
-            .version
-            .is_multiple_of(self.shared.config.snapshot_interval)
-        {
+        if self.version.is_multiple_of(self.config.snapshot_interval) {
             self.snapshots
                 .push((self.version, self.document.to_string()));
         }
@@ -390,7 +361,7 @@ impl DocumentActor {
     /// Applies `op`, refusing (and leaving the document as it was) if the result would exceed
     /// the document size limit.
     fn apply_within_limit(&mut self, op: &Operation) -> Result<(), Rejection> {
-        let max = self.shared.config.max_doc_bytes;
+        let max = self.config.max_doc_bytes;
         let inserted: usize = op
             .components()
             .iter()
@@ -426,5 +397,16 @@ impl DocumentActor {
             }
         }
         Ok(())
+    }
+}
+
+/// Answers every request still in (or arriving at) a closed mailbox: submissions with the
+/// rejection `why` builds, reads by dropping them (their callers see the task gone).
+async fn refuse_all(mailbox: &mut mpsc::Receiver<Request>, why: impl Fn() -> Rejection) {
+    mailbox.close();
+    while let Some(request) = mailbox.recv().await {
+        if let Request::Submit { reply, .. } = request {
+            let _ = reply.send(Err(why()));
+        }
     }
 }

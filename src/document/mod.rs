@@ -1,14 +1,19 @@
 //! Documents at run time: one [`actor::DocumentActor`] task per open document owns its state,
-//! and the [`registry::DocumentRegistry`] starts, finds and retires those tasks. Everything else
-//! (STOMP sessions, HTTP routes) reaches a document only through the registry's requests.
+//! the [`DocumentRegistry`] starts them on first use and is how everything else reaches them
+//! (by [`Request`]s over a bounded mailbox), and the directory (`directory.rs`) maps an open
+//! document's id to its mailbox, each entry removed by its task's registration guard.
 
-pub mod actor;
-pub mod registry;
+mod actor;
+mod directory;
+mod registry;
 
 use std::sync::Arc;
 
 use ot::Operation;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, oneshot, watch};
+
+use crate::error::Rejection;
+use crate::wire::Submission;
 
 pub use registry::DocumentRegistry;
 
@@ -45,4 +50,29 @@ pub struct Subscribed {
     /// The document's durable version, updated after every commit (what a lagging subscriber
     /// may safely read up to from storage).
     pub durable: watch::Receiver<u64>,
+}
+
+/// A request to a document task.
+pub(crate) enum Request {
+    /// Apply a client's op.
+    Submit {
+        /// The op and who sent it (boxed: it is much larger than the other requests).
+        submission: Box<Submission>,
+        /// The session's user name, recorded with the op.
+        user: String,
+        /// Where the outcome goes, once durable.
+        reply: oneshot::Sender<Result<Applied, Rejection>>,
+    },
+    /// Register a live subscriber.
+    Subscribe {
+        /// Include the current content in the reply.
+        with_content: bool,
+        /// Where the subscription goes.
+        reply: oneshot::Sender<Subscribed>,
+    },
+    /// Read the current version and content.
+    Snapshot {
+        /// Where (version, content) goes.
+        reply: oneshot::Sender<(u64, String)>,
+    },
 }

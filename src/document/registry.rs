@@ -1,56 +1,36 @@
-//! `DocumentRegistry`: maps an open document's id to its task's mailbox, starts the task on
-//! first use, and is how sessions and HTTP routes talk to documents. A task leaves the map
-//! itself (see `DocumentActor::try_retire`) under the same lock that hands out senders, so a
-//! request never reaches a task that has already decided to stop.
+//! `DocumentRegistry`: how sessions and HTTP routes talk to documents. It finds the task of an
+//! open document in the directory, or starts one (under the directory lock, so two requests
+//! never start two tasks for one document), and puts requests into its mailbox. Mailbox order
+//! is request order, so one session's ops reach a document in the order it sent them.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::future::Future;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::JoinSet;
+use tokio::sync::{mpsc, oneshot};
 
-use super::actor::{Command, DocumentActor};
-use super::{Applied, Subscribed};
+use super::actor::{DocumentActor, Start};
+use super::directory::Directory;
+use super::{Applied, Request, Subscribed};
+use crate::config::limits::{MAILBOX, MAILBOX_RETRIES};
 use crate::config::Config;
 use crate::doc_id::DocId;
-use crate::protocol::{ErrorCode, Rejection, Submission};
-use crate::storage::OpLog;
-
-/// Mailbox size of a document task; senders wait (backpressure) when it is full.
-const MAILBOX: usize = 1024;
-
-/// State shared by the registry and every document task.
-pub struct RegistryShared {
-    pub(super) docs: Mutex<HashMap<DocId, mpsc::Sender<Command>>>,
-    /// The op log every task reads and writes.
-    pub log: OpLog,
-    /// Server settings.
-    pub config: Arc<Config>,
-    closing: AtomicBool,
-    tasks: Mutex<JoinSet<()>>,
-    shutdown: watch::Sender<bool>,
-}
-
-impl RegistryShared {
-    /// Removes `doc`'s entry if it is still the channel `weak` belongs to.
-    pub(super) fn forget(&self, doc: &DocId, weak: &mpsc::WeakSender<Command>) {
-        let mut docs = self.docs.lock();
-        let ours = match (docs.get(doc), weak.upgrade()) {
-            (Some(sender), Some(own)) => own.same_channel(sender),
-            _ => false,
-        };
-        if ours {
-            docs.remove(doc);
-        }
-    }
-}
+use crate::error::{ErrorCode, Rejection};
+use crate::shutdown::Phase;
+use crate::store::Store;
+use crate::wire::Submission;
 
 /// Finds or starts document tasks and sends them requests.
 #[derive(Clone)]
 pub struct DocumentRegistry {
-    shared: Arc<RegistryShared>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    directory: Arc<Directory>,
+    store: Arc<dyn Store>,
+    config: Arc<Config>,
+    /// The documents' shutdown phase: every task is spawned in it.
+    phase: Phase,
 }
 
 fn unavailable() -> Rejection {
@@ -58,75 +38,63 @@ fn unavailable() -> Rejection {
 }
 
 impl DocumentRegistry {
-    /// A registry over `log`.
-    pub fn new(log: OpLog, config: Arc<Config>) -> Self {
+    /// A registry whose document tasks use `store` and run in the shutdown `phase`.
+    pub fn new(store: Arc<dyn Store>, config: Arc<Config>, phase: Phase) -> Self {
         Self {
-            shared: Arc::new(RegistryShared {
-                docs: Mutex::new(HashMap::new()),
-                log,
+            inner: Arc::new(Inner {
+                directory: Arc::default(),
+                store,
                 config,
-                closing: AtomicBool::new(false),
-                tasks: Mutex::new(JoinSet::new()),
-                shutdown: watch::channel(false).0,
+                phase,
             }),
         }
     }
 
-    /// The op log (for read-only routes: old versions, op pages).
-    pub fn log(&self) -> &OpLog {
-        &self.shared.log
-    }
-
-    /// Server settings.
-    pub fn config(&self) -> &Config {
-        &self.shared.config
-    }
-
     /// Number of documents currently open.
     pub fn open_documents(&self) -> usize {
-        self.shared.docs.lock().len()
+        self.inner.directory.len()
     }
 
-    fn sender(&self, doc: &DocId) -> Result<mpsc::Sender<Command>, Rejection> {
-        let mut docs = self.shared.docs.lock();
-        if self.shared.closing.load(Ordering::SeqCst) {
+    /// The mailbox of `doc`'s task, starting the task if there is none.
+    fn mailbox(&self, doc: &DocId) -> Result<mpsc::Sender<Request>, Rejection> {
+        let inner = &self.inner;
+        let mut directory = inner.directory.lock();
+        // Checked under the lock that `shutdown` cancels under: no task starts after it.
+        if inner.phase.is_stopping() {
             return Err(unavailable());
         }
-        if let Some(sender) = docs.get(doc) {
-            if !sender.is_closed() {
-                return Ok(sender.clone());
-            }
+        if let Some(mailbox) = directory.mailbox(doc) {
+            return Ok(mailbox);
         }
         let (tx, rx) = mpsc::channel(MAILBOX);
-        let weak = tx.downgrade();
-        docs.insert(doc.clone(), tx.clone());
-        let mut tasks = self.shared.tasks.lock();
-        while tasks.try_join_next().is_some() {}
-        tasks.spawn(DocumentActor::run(
-            doc.clone(),
-            self.shared.clone(),
-            rx,
-            weak,
-            self.shared.shutdown.subscribe(),
-        ));
+        let registration = directory.register(doc, tx.clone());
+        inner.phase.spawn(DocumentActor::run(Start {
+            doc: doc.clone(),
+            store: inner.store.clone(),
+            config: inner.config.clone(),
+            registration,
+            mailbox: rx,
+            weak: tx.downgrade(),
+            phase: inner.phase.clone(),
+        }));
         Ok(tx)
     }
 
-    /// Puts the command `make` builds into `doc`'s mailbox (waiting while it is full) and
+    /// Puts the request `make` builds into `doc`'s mailbox (waiting while it is full) and
     /// returns where its answer will arrive. A task that stopped between lookup and send is
-    /// replaced; mailbox order is request order, so a session's ops keep their order.
+    /// replaced.
     async fn enqueue<T>(
         &self,
         doc: &DocId,
-        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+        make: impl FnOnce(oneshot::Sender<T>) -> Request,
     ) -> Result<oneshot::Receiver<T>, Rejection> {
         let (reply, answer) = oneshot::channel();
-        let mut cmd = make(reply);
-        for _ in 0..3 {
-            let sender = self.sender(doc)?;
-            match sender.send(cmd).await {
+        let mut request = make(reply);
+        for _ in 0..MAILBOX_RETRIES {
+            let mailbox = self.mailbox(doc)?;
+            match mailbox.send(request).await {
                 Ok(()) => return Ok(answer),
-                Err(mpsc::error::SendError(returned)) => cmd = returned,
+                Err(mpsc::error::SendError(returned)) => request = returned,
             }
         }
         Err(Rejection::new(
@@ -135,11 +103,11 @@ impl DocumentRegistry {
         ))
     }
 
-    /// Awaits an answer from a document task. A task that dies after accepting the command
+    /// Awaits an answer from a document task. A task that dies after accepting the request
     /// reports `internal` (the caller may resubmit: submissions are idempotent).
-    async fn answer<T>(&self, answer: oneshot::Receiver<T>) -> Result<T, Rejection> {
+    async fn answer<T>(phase: &Phase, answer: oneshot::Receiver<T>) -> Result<T, Rejection> {
         answer.await.map_err(|_| {
-            if self.shared.closing.load(Ordering::SeqCst) {
+            if phase.is_stopping() {
                 unavailable()
             } else {
                 Rejection::new(ErrorCode::Internal, "the document task stopped; retry")
@@ -154,20 +122,18 @@ impl DocumentRegistry {
         doc: &DocId,
         submission: Submission,
         user: &str,
-    ) -> Result<
-        impl std::future::Future<Output = Result<Applied, Rejection>> + Send + Sync + 'static,
-        Rejection,
-    > {
+    ) -> Result<impl Future<Output = Result<Applied, Rejection>> + Send + Sync + 'static, Rejection>
+    {
         let user = user.to_owned();
         let answer = self
-            .enqueue(doc, |reply| Command::Submit {
+            .enqueue(doc, |reply| Request::Submit {
                 submission: Box::new(submission),
                 user,
                 reply,
             })
             .await?;
-        let this = self.clone();
-        Ok(async move { this.answer(answer).await? })
+        let phase = self.inner.phase.clone();
+        Ok(async move { Self::answer(&phase, answer).await? })
     }
 
     /// Submits an op to `doc`; answers once it is durable (or rejected).
@@ -187,32 +153,29 @@ impl DocumentRegistry {
         with_content: bool,
     ) -> Result<Subscribed, Rejection> {
         let answer = self
-            .enqueue(doc, |reply| Command::Subscribe {
+            .enqueue(doc, |reply| Request::Subscribe {
                 with_content,
                 reply,
             })
             .await?;
-        self.answer(answer).await
+        Self::answer(&self.inner.phase, answer).await
     }
 
     /// The current (version, content) of `doc`.
     pub async fn snapshot(&self, doc: &DocId) -> Result<(u64, String), Rejection> {
         let answer = self
-            .enqueue(doc, |reply| Command::Snapshot { reply })
+            .enqueue(doc, |reply| Request::Snapshot { reply })
             .await?;
-        self.answer(answer).await
+        Self::answer(&self.inner.phase, answer).await
     }
 
-    /// Stops accepting requests, lets every task finish what it has queued (each flushes before
-    /// it answers), waits for them, and flushes storage.
+    /// Stops accepting requests and lets every task finish what it has queued (each flushes
+    /// before it answers); returns once all have ended.
     pub async fn shutdown(&self) {
-        self.shared.closing.store(true, Ordering::SeqCst);
-        let _ = self.shared.shutdown.send(true);
-        let mut tasks = std::mem::take(&mut *self.shared.tasks.lock());
-        while tasks.join_next().await.is_some() {}
-        self.shared.docs.lock().clear();
-        if let Err(err) = self.shared.log.flush() {
-            tracing::error!(error = %err, "final flush failed");
+        {
+            let _directory = self.inner.directory.lock();
+            self.inner.phase.cancel();
         }
+        self.inner.phase.wait().await;
     }
 }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use serde_json::Value;
 
-use super::http;
+use super::http::get;
 
 /// Applies an op as the server returned it (wire JSON, spanning the whole document) to `text`.
 pub fn apply(text: &str, op: &Value) -> String {
@@ -32,7 +32,7 @@ pub fn replay(records: &[Value]) -> Vec<String> {
 /// `"notes?version=3"`.
 pub async fn get_doc(addr: SocketAddr, doc: &str) -> (u64, String) {
     let path = format!("/docs/{doc}");
-    let (status, body) = http(addr, "GET", &path, None).await;
+    let (status, body) = get(addr, &path).await;
     assert_eq!(status, 200, "GET {path}: {body}");
     let version = body["version"].as_u64().expect("version");
     let content = body["content"].as_str().expect("content").to_owned();
@@ -52,7 +52,7 @@ pub async fn all_ops(addr: SocketAddr, doc: &str, limit: Option<usize>) -> Vec<V
             Some(limit) => format!("/docs/{doc}/ops?from={from}&limit={limit}"),
             None => format!("/docs/{doc}/ops?from={from}"),
         };
-        let (status, page) = http(addr, "GET", &path, None).await;
+        let (status, page) = get(addr, &path).await;
         assert_eq!(status, 200, "GET {path}: {page}");
         pages += 1;
         assert_eq!(page["doc"], doc, "{page}");

@@ -24,7 +24,7 @@ use rand::Rng;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use super::stomp_client::{body_json, Incoming, StompClient};
+use super::stomp::{body_json, Incoming, StompClient};
 use super::{TestServer, WAIT};
 
 /// Pieces of text random edits are made of: ASCII, Latin-1, CJK, combining marks, astral-plane
@@ -143,11 +143,6 @@ impl OtClient {
         self.content.to_string()
     }
 
-    /// Length of the local content in chars.
-    pub fn char_len(&self) -> usize {
-        self.content.char_len()
-    }
-
     /// The last server version this client has incorporated.
     pub fn version(&self) -> u64 {
         self.version
@@ -156,11 +151,6 @@ impl OtClient {
     /// Nothing in flight and nothing buffered.
     pub fn is_idle(&self) -> bool {
         self.inflight.is_none() && self.buffer.is_none()
-    }
-
-    /// The underlying connection (for raw frames; keep the client's state in mind).
-    pub fn stomp(&mut self) -> &mut StompClient {
-        &mut self.stomp
     }
 
     /// Replaces `delete` chars at `pos` (in chars) with `insert`, locally and then on the server.

@@ -1,5 +1,7 @@
-//! A minimal async STOMP client for tests: frames are encoded and parsed with the server's own
-//! codec (verified separately by `tests/stomp_codec.rs` and against stompjs by the interop test).
+//! The one STOMP-over-WebSocket client of the suite: frames are encoded and parsed with the
+//! server's own codec (verified separately by the codec property tests and against stompjs by
+//! the interop test). Waits are bounded by [`WAIT`]; helpers that must not fail panic with
+//! what they saw, the `try_`/`next_within` ones report instead (for servers being killed).
 
 use std::time::Duration;
 
@@ -113,6 +115,12 @@ impl StompClient {
             .send(Message::binary(bytes.to_vec()))
             .await
             .expect("send");
+    }
+
+    /// Sends `frame`; false if the connection is gone.
+    pub async fn try_send(&mut self, frame: &StompFrame) -> bool {
+        let text = String::from_utf8(frame.encode().to_vec()).expect("a UTF-8 frame");
+        self.ws.send(Message::text(text)).await.is_ok()
     }
 
     pub async fn send(&mut self, frame: &StompFrame) {

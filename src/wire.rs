@@ -1,150 +1,16 @@
-//! The JSON bodies that cross the wire — the submission a client sends, the op and snapshot
-//! events it receives, the error event — and the stable error codes. These shapes are the
-//! contract written down in `docs/protocol.md`; STOMP and HTTP both use them.
+//! The JSON bodies that cross the wire — the submission a client sends, and the op, snapshot
+//! and error events it receives. These shapes are the contract written down in
+//! `docs/protocol.md`; STOMP and HTTP both use them. Each body is serialised once here, never
+//! assembled by hand elsewhere.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use ot::{CheckedOp, Operation};
 
-/// Longest `client` id a submission may carry.
-pub const MAX_CLIENT_ID_LEN: usize = 64;
-
-/// Stable machine-readable reasons for rejecting a request. The strings are a contract.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ErrorCode {
-    /// The body is not the expected JSON object (not JSON, missing or mistyped field).
-    MalformedBody,
-    /// The `op` field is not a valid operation in the wire format.
-    InvalidOp,
-    /// The document id is not 1–128 chars of `[A-Za-z0-9._~-]`.
-    InvalidDocId,
-    /// A SEND to a destination that does not exist.
-    UnknownDestination,
-    /// `base` (or a requested version) is after the document's current version.
-    VersionInFuture,
-    /// The operation does not apply to the document at its base version (length mismatch).
-    OpDoesNotFit,
-    /// A checked delete (`{"d":"text"}`) names text the document does not hold there.
-    DeleteMismatch,
-    /// The operation is larger than the configured limit.
-    OpTooLarge,
-    /// Applying the operation would make the document larger than the configured limit.
-    DocumentTooLarge,
-    /// The document has never had an operation.
-    NotFound,
-    /// A query parameter is missing, malformed or contradictory.
-    InvalidQuery,
-    /// A SEND held in a transaction that was aborted.
-    TransactionAborted,
-    /// The server is shutting down.
-    Unavailable,
-    /// No HTTP route has this path.
-    RouteNotFound,
-    /// The path exists but not with this HTTP method.
-    MethodNotAllowed,
-    /// A request body without a `content-length`.
-    LengthRequired,
-    /// An HTTP request the routes cannot read (e.g. a plain GET on /ws).
-    BadRequest,
-    /// Storage failed; nothing was applied.
-    Internal,
-}
-
-impl ErrorCode {
-    /// Every code, in the order `docs/protocol.md` lists them.
-    pub const ALL: [ErrorCode; 18] = [
-        ErrorCode::MalformedBody,
-        ErrorCode::InvalidOp,
-        ErrorCode::InvalidDocId,
-        ErrorCode::UnknownDestination,
-        ErrorCode::VersionInFuture,
-        ErrorCode::OpDoesNotFit,
-        ErrorCode::DeleteMismatch,
-        ErrorCode::OpTooLarge,
-        ErrorCode::DocumentTooLarge,
-        ErrorCode::NotFound,
-        ErrorCode::InvalidQuery,
-        ErrorCode::TransactionAborted,
-        ErrorCode::Unavailable,
-        ErrorCode::RouteNotFound,
-        ErrorCode::MethodNotAllowed,
-        ErrorCode::LengthRequired,
-        ErrorCode::BadRequest,
-        ErrorCode::Internal,
-    ];
-
-    /// The code as it appears on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::MalformedBody => "malformed-body",
-            ErrorCode::InvalidOp => "invalid-op",
-            ErrorCode::InvalidDocId => "invalid-doc-id",
-            ErrorCode::UnknownDestination => "unknown-destination",
-            ErrorCode::VersionInFuture => "version-in-future",
-            ErrorCode::OpDoesNotFit => "op-does-not-fit",
-            ErrorCode::DeleteMismatch => "delete-mismatch",
-            ErrorCode::OpTooLarge => "op-too-large",
-            ErrorCode::DocumentTooLarge => "document-too-large",
-            ErrorCode::NotFound => "not-found",
-            ErrorCode::InvalidQuery => "invalid-query",
-            ErrorCode::TransactionAborted => "transaction-aborted",
-            ErrorCode::Unavailable => "unavailable",
-            ErrorCode::RouteNotFound => "route-not-found",
-            ErrorCode::MethodNotAllowed => "method-not-allowed",
-            ErrorCode::LengthRequired => "length-required",
-            ErrorCode::BadRequest => "bad-request",
-            ErrorCode::Internal => "internal",
-        }
-    }
-
-    /// The HTTP status an HTTP route answers this code with.
-    pub fn http_status(self) -> u16 {
-        match self {
-            ErrorCode::MalformedBody
-            | ErrorCode::InvalidOp
-            | ErrorCode::InvalidDocId
-            | ErrorCode::UnknownDestination
-            | ErrorCode::InvalidQuery
-            | ErrorCode::BadRequest => 400,
-            ErrorCode::NotFound | ErrorCode::RouteNotFound => 404,
-            ErrorCode::MethodNotAllowed => 405,
-            ErrorCode::LengthRequired => 411,
-            ErrorCode::VersionInFuture | ErrorCode::TransactionAborted => 409,
-            ErrorCode::OpTooLarge | ErrorCode::DocumentTooLarge => 413,
-            ErrorCode::OpDoesNotFit | ErrorCode::DeleteMismatch => 422,
-            ErrorCode::Unavailable => 503,
-            ErrorCode::Internal => 500,
-        }
-    }
-}
-
-impl std::fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A request refused with a code and a human-readable message. Nothing was applied.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{code}: {message}")]
-pub struct Rejection {
-    /// Why, as a stable code.
-    pub code: ErrorCode,
-    /// Why, for a person.
-    pub message: String,
-}
-
-impl Rejection {
-    /// A rejection with `code` and `message`.
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
-    }
-}
+use crate::config::limits::MAX_CLIENT_ID_LEN;
+use crate::error::{ErrorCode, Rejection};
+use crate::store::OpRecord;
 
 /// A client's operation: the body of `SEND /app/doc/<id>` and of `POST /docs/<id>/ops`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -241,24 +107,6 @@ impl Submission {
     }
 }
 
-/// One applied operation as stored and as broadcast (without the document id, which the
-/// storage key and the destination already carry).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OpRecord {
-    /// Version this op produced (the first op produces version 1).
-    pub version: u64,
-    /// The op as applied, spanning the whole document at `version - 1`.
-    pub op: Operation,
-    /// Submitting client's id.
-    pub client: String,
-    /// Submitting client's sequence number.
-    pub seq: u64,
-    /// The submitting session's user name.
-    pub user: String,
-    /// When it was applied, in ms since the Unix epoch (never decreasing within a document).
-    pub time: u64,
-}
-
 /// `{"type":"op", "doc", "version", "op", "client", "seq", "user", "time"}` — one MESSAGE per op.
 #[derive(Serialize)]
 struct OpEventBody<'a> {
@@ -310,11 +158,6 @@ pub fn error_event_json(
         "receipt": receipt,
     })
     .to_string()
-}
-
-/// The HTTP error body `{"error":{"code","message"}}`.
-pub fn http_error_json(rejection: &Rejection) -> Value {
-    serde_json::json!({"error": {"code": rejection.code.as_str(), "message": rejection.message}})
 }
 
 #[cfg(test)]

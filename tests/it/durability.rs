@@ -2,209 +2,19 @@
 //! of a stream of submissions loses no acknowledged op and leaves no gap or duplicate; SIGTERM
 //! closes sessions with an ERROR and exits 0; a data directory of another on-disk format is
 //! refused; and the CLI documents every flag with its environment variable.
-mod common;
-
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command as Process, ExitStatus, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
-use std::thread;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::history::{all_ops, apply, get_doc, replay};
-use common::stomp_client::body_json;
-use common::{http, StompClient, TestServer, WAIT};
-use futures::{SinkExt, StreamExt};
-use otterdoc::stomp::{Command, FrameParser, Parsed, StompFrame};
+use crate::common::history::{all_ops, apply, get_doc, replay};
+use crate::common::http::try_post;
+use crate::common::process::{otterdoc, run_to_exit, serve, ServerProcess};
+use crate::common::stomp::{body_json, Incoming};
+use crate::common::{StompClient, TestServer, WAIT};
+use otterdoc::stomp::{Command, StompFrame};
 use otterdoc::{Config, Server};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
-
-/// The server binary built for these tests.
-const BIN: &str = env!("CARGO_BIN_EXE_otterdoc");
-
-/// Every flag of `otterdoc serve` and its environment variable.
-const FLAGS: [(&str, &str); 9] = [
-    ("--listen", "OTTERDOC_LISTEN"),
-    ("--data", "OTTERDOC_DATA"),
-    ("--max-frame-bytes", "OTTERDOC_MAX_FRAME_BYTES"),
-    ("--max-op-bytes", "OTTERDOC_MAX_OP_BYTES"),
-    ("--max-doc-bytes", "OTTERDOC_MAX_DOC_BYTES"),
-    ("--snapshot-interval", "OTTERDOC_SNAPSHOT_INTERVAL"),
-    ("--heartbeat-ms", "OTTERDOC_HEARTBEAT_MS"),
-    ("--idle-doc-ms", "OTTERDOC_IDLE_DOC_MS"),
-    ("--write-timeout-ms", "OTTERDOC_WRITE_TIMEOUT_MS"),
-];
-
-/// The binary, with no `OTTERDOC_*` variable inherited from the environment running the tests.
-fn otterdoc() -> Process {
-    let mut cmd = Process::new(BIN);
-    for (_, var) in FLAGS {
-        cmd.env_remove(var);
-    }
-    cmd
-}
-
-/// `otterdoc serve --listen 127.0.0.1:0 --data <data> <extra...>`.
-fn serve(data: &Path, extra: &[&str]) -> Process {
-    let mut cmd = otterdoc();
-    cmd.arg("serve")
-        .args(["--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .args(extra);
-    cmd
-}
-
-/// Collects everything a child writes on a pipe, on a thread (so the pipe never fills up).
-fn drain(mut pipe: impl Read + Send + 'static) -> Arc<Mutex<String>> {
-    let text = Arc::new(Mutex::new(String::new()));
-    let sink = text.clone();
-    thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = pipe.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
-    text
-}
-
-/// Waits (polling, bounded by `within`) for `child` to exit.
-async fn wait_exit(child: &mut Child, within: Duration) -> Option<ExitStatus> {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return Some(status);
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// A server process; killed (SIGKILL) and reaped when dropped, so a failing test leaves nothing.
-struct ServerProcess {
-    child: Child,
-    addr: SocketAddr,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl ServerProcess {
-    /// Starts `cmd` and waits for its `otterdoc listening on <addr>` line.
-    fn start(mut cmd: Process) -> ServerProcess {
-        let mut child = spawn_piped(&mut cmd);
-        let stderr = drain(child.stderr.take().expect("stderr"));
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
-            }
-            for _ in lines {}
-        });
-        let mut process = ServerProcess {
-            child,
-            addr: "127.0.0.1:0".parse().unwrap(),
-            stderr,
-        };
-        let line = match rx.recv_timeout(WAIT) {
-            Ok(line) => line,
-            Err(_) => panic!(
-                "otterdoc printed no listening line (exit: {:?}); stderr:\n{}",
-                process.child.try_wait(),
-                process.stderr()
-            ),
-        };
-        let addr = line
-            .strip_prefix("otterdoc listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-        process.addr = addr
-            .parse()
-            .unwrap_or_else(|e| panic!("bad address in {line:?}: {e}"));
-        process
-    }
-
-    fn spawn(data: &Path, extra: &[&str]) -> ServerProcess {
-        Self::start(serve(data, extra))
-    }
-
-    fn ws_url(&self) -> String {
-        format!("ws://{}/ws", self.addr)
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// SIGKILL, and reap.
-    fn kill9(&mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reap");
-    }
-
-    /// SIGTERM through `kill -TERM <pid>`.
-    fn terminate(&self) {
-        let status = Process::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -TERM failed: {status}");
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        http(self.addr, "GET", path, None).await
-    }
-
-    async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        http(self.addr, "POST", path, Some(body.to_string().as_bytes())).await
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Spawns `cmd` with no stdin and piped stdout/stderr.
-fn spawn_piped(cmd: &mut Process) -> Child {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn otterdoc")
-}
-
-/// Runs a short-lived command to completion (bounded): (status, stdout, stderr).
-async fn run_to_exit(mut cmd: Process) -> (ExitStatus, String, String) {
-    let mut child = spawn_piped(&mut cmd);
-    let stdout = drain(child.stdout.take().expect("stdout"));
-    let stderr = drain(child.stderr.take().expect("stderr"));
-    let Some(status) = wait_exit(&mut child, WAIT).await else {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!(
-            "otterdoc did not exit within {WAIT:?}; stderr:\n{}",
-            stderr.lock().unwrap()
-        );
-    };
-    // The pipes close with the process; give the reader threads a moment to finish.
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let out = stdout.lock().unwrap().clone();
-    let err = stderr.lock().unwrap().clone();
-    (status, out, err)
-}
 
 /// Checks that the history of `doc` replays to what `GET /docs/<doc>` answers, and that every
 /// version's content (`?version=n`) matches the replay; returns the texts by version.
@@ -424,22 +234,14 @@ async fn stomp_writer(
     window: usize,
     acked: Arc<Mutex<Vec<Ack>>>,
 ) -> Sent {
-    let mut request = url.into_client_request().expect("request");
-    request
-        .headers_mut()
-        .insert("Sec-WebSocket-Protocol", "v12.stomp".parse().unwrap());
-    let (mut ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
-        .await
-        .expect("connect timed out")
-        .expect("websocket connects");
-    let encode =
-        |frame: StompFrame| Message::text(String::from_utf8(frame.encode().to_vec()).unwrap());
+    let mut stomp = StompClient::open(&url).await;
     let connect = StompFrame::new(Command::Connect)
         .with_header("accept-version", "1.2")
         .with_header("heart-beat", "0,0");
-    ws.send(encode(connect)).await.expect("CONNECT");
-    let mut parser = FrameParser::new(1 << 20);
     let mut sent: Sent = Vec::new();
+    if !stomp.try_send(&connect).await {
+        return sent;
+    }
     let mut outstanding: HashSet<u64> = HashSet::new();
     let mut base = 0;
     let mut connected = false;
@@ -453,75 +255,47 @@ async fn stomp_writer(
                 .with_header("receipt", seq.to_string())
                 .with_body(body.to_string());
             sent.push(body);
-            if ws.send(encode(frame)).await.is_err() {
+            if !stomp.try_send(&frame).await {
                 return sent;
             }
             outstanding.insert(seq);
         }
-        match tokio::time::timeout(WAIT, ws.next()).await {
-            Err(_) => panic!("{client}: no answer from the server within {WAIT:?}"),
-            Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => return sent,
-            Ok(Some(Ok(Message::Text(text)))) => parser.push(text.as_bytes()),
-            Ok(Some(Ok(Message::Binary(bytes)))) => parser.push(&bytes),
-            Ok(Some(Ok(_))) => {}
-        }
-        while let Some(parsed) = parser.next_frame().expect("well-formed frames") {
-            let Parsed::Frame(frame) = parsed else {
-                continue;
-            };
-            match frame.command {
-                Command::Connected => connected = true,
-                Command::Receipt => {
-                    let seq: u64 = frame
-                        .header("receipt-id")
-                        .and_then(|r| r.parse().ok())
-                        .expect("receipt-id");
-                    assert_eq!(
-                        frame.header("error"),
-                        None,
-                        "{client}: op {seq} rejected: {frame:?}"
-                    );
-                    let version: u64 = frame
-                        .header("version")
-                        .and_then(|v| v.parse().ok())
-                        .expect("version");
-                    assert!(
-                        outstanding.remove(&seq),
-                        "{client}: unexpected receipt {seq}"
-                    );
-                    acked.lock().unwrap().push(Ack {
-                        client: client.clone(),
-                        seq,
-                        version,
-                    });
-                    base = base.max(version);
-                }
-                other => panic!("{client}: unexpected {}: {frame:?}", other.as_str()),
+        let frame = match stomp.next_within(WAIT).await {
+            None => panic!("{client}: no answer from the server within {WAIT:?}"),
+            Some(Incoming::Closed) => return sent,
+            Some(Incoming::HeartBeat) => continue,
+            Some(Incoming::Frame(frame)) => frame,
+        };
+        match frame.command {
+            Command::Connected => connected = true,
+            Command::Receipt => {
+                let seq: u64 = frame
+                    .header("receipt-id")
+                    .and_then(|r| r.parse().ok())
+                    .expect("receipt-id");
+                assert_eq!(
+                    frame.header("error"),
+                    None,
+                    "{client}: op {seq} rejected: {frame:?}"
+                );
+                let version: u64 = frame
+                    .header("version")
+                    .and_then(|v| v.parse().ok())
+                    .expect("version");
+                assert!(
+                    outstanding.remove(&seq),
+                    "{client}: unexpected receipt {seq}"
+                );
+                acked.lock().unwrap().push(Ack {
+                    client: client.clone(),
+                    seq,
+                    version,
+                });
+                base = base.max(version);
             }
+            other => panic!("{client}: unexpected {}: {frame:?}", other.as_str()),
         }
     }
-}
-
-/// One HTTP request that may fail (the server may be killed mid-request).
-async fn try_post(addr: SocketAddr, path: &str, body: &Value) -> Option<(u16, Value)> {
-    let body = body.to_string();
-    let exchange = async {
-        let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
-        let request = format!(
-            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        stream.write_all(request.as_bytes()).await.ok()?;
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).await.ok()?;
-        let text = String::from_utf8(response).ok()?;
-        let (head, body) = text.split_once("\r\n\r\n")?;
-        let status = head.split_whitespace().nth(1)?.parse().ok()?;
-        Some((status, serde_json::from_str(body).ok()?))
-    };
-    tokio::time::timeout(WAIT, exchange)
-        .await
-        .expect("HTTP request timed out")
 }
 
 /// Submits ops one at a time over HTTP until the server goes away.
@@ -700,7 +474,7 @@ async fn sigterm_closes_sessions_with_an_error_and_exits_0() {
             acked.insert(seq, version.parse().unwrap());
         }
     }
-    let status = wait_exit(&mut server.child, WAIT).await.unwrap_or_else(|| {
+    let status = server.wait_exit(WAIT).await.unwrap_or_else(|| {
         panic!(
             "still running {WAIT:?} after SIGTERM; stderr:\n{}",
             server.stderr()
@@ -784,6 +558,20 @@ async fn a_data_dir_of_another_format_is_refused() {
     );
 }
 
+/// Every flag of `otterdoc serve` and its environment variable.
+const FLAGS: [(&str, &str); 10] = [
+    ("--listen", "OTTERDOC_LISTEN"),
+    ("--data", "OTTERDOC_DATA"),
+    ("--max-frame-bytes", "OTTERDOC_MAX_FRAME_BYTES"),
+    ("--max-op-bytes", "OTTERDOC_MAX_OP_BYTES"),
+    ("--max-doc-bytes", "OTTERDOC_MAX_DOC_BYTES"),
+    ("--snapshot-interval", "OTTERDOC_SNAPSHOT_INTERVAL"),
+    ("--heartbeat-ms", "OTTERDOC_HEARTBEAT_MS"),
+    ("--idle-doc-ms", "OTTERDOC_IDLE_DOC_MS"),
+    ("--connect-timeout-ms", "OTTERDOC_CONNECT_TIMEOUT_MS"),
+    ("--write-timeout-ms", "OTTERDOC_WRITE_TIMEOUT_MS"),
+];
+
 #[tokio::test]
 async fn cli_lists_every_flag_with_its_env_var_and_reads_the_env() {
     let mut help = otterdoc();
@@ -829,9 +617,7 @@ async fn cli_lists_every_flag_with_its_env_var_and_reads_the_env() {
     );
     assert!(data.is_dir(), "the data directory comes from OTTERDOC_DATA");
     server.terminate();
-    let status = wait_exit(&mut server.child, WAIT)
-        .await
-        .expect("exits after SIGTERM");
+    let status = server.wait_exit(WAIT).await.expect("exits after SIGTERM");
     assert!(status.success(), "{status}");
     drop(server);
 

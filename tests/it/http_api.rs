@@ -1,17 +1,14 @@
-//! The HTTP API through a real server and a raw HTTP/1.1 client: health, submitting ops
+//! The HTTP API through a real server and a real HTTP client: health, submitting ops
 //! (transform, dedup, every error code), reading documents at any version or time (with
 //! snapshots, also after a restart), paging through history, and JSON errors for unknown routes
 //! and wrong methods.
-mod common;
-
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::history::{all_ops, apply, get_doc, replay};
-use common::{http, http_raw, TestServer, WAIT};
+use crate::common::history::{all_ops, apply, get_doc, replay};
+use crate::common::http::{self, request};
+use crate::common::{TestServer, WAIT};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn submission(client: &str, seq: u64, base: u64, op: Value) -> String {
     json!({"client": client, "seq": seq, "base": base, "op": op}).to_string()
@@ -61,28 +58,6 @@ fn assert_error(response: &(u16, Value), status: u16, code: &str) {
     assert!(!message.is_empty(), "the error has a message: {response:?}");
     let keys: Vec<&String> = response.1.as_object().expect("object").keys().collect();
     assert_eq!(keys, ["error"], "only an error member: {response:?}");
-}
-
-/// Sends `request` as-is on a new connection; returns the status and the JSON body.
-async fn raw_request(addr: SocketAddr, request: &[u8]) -> (u16, Value) {
-    let exchange = async {
-        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        stream.write_all(request).await.expect("write");
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).await.expect("read");
-        response
-    };
-    let response = tokio::time::timeout(WAIT, exchange)
-        .await
-        .expect("raw request timed out");
-    let text = String::from_utf8_lossy(&response).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").expect("a header block");
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status");
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
 #[tokio::test]
@@ -298,7 +273,7 @@ async fn post_rejects_with_the_documented_error_codes() {
     let chunked = format!(
         "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
     );
-    let response = raw_request(server.addr, chunked.as_bytes()).await;
+    let response = http::raw(server.addr, chunked.as_bytes()).await;
     assert_error(&response, 411, "length-required");
 
     // Document size: 64 UTF-8 bytes. "!llp" has 4.
@@ -620,8 +595,7 @@ async fn ops_pages_default_to_100_and_clamp_at_1000() {
             let mut acked = Vec::new();
             for seq in 1..=PER_WORKER {
                 let body = submission(&client, seq, base, json!([format!("{w}")]));
-                let (status, reply) =
-                    http(addr, "POST", "/docs/bulk/ops", Some(body.as_bytes())).await;
+                let (status, reply) = http::post(addr, "/docs/bulk/ops", &body).await;
                 assert_eq!(status, 200, "{reply}");
                 base = reply["version"].as_u64().expect("version");
                 acked.push((client.clone(), seq, base));
@@ -699,7 +673,7 @@ async fn unknown_routes_and_wrong_methods_answer_json_errors() {
         assert_error(&server.get(path).await, 404, "route-not-found");
     }
     assert_error(
-        &http(server.addr, "POST", "/nope", Some(b"{}")).await,
+        &http::post(server.addr, "/nope", "{}").await,
         404,
         "route-not-found",
     );
@@ -711,19 +685,23 @@ async fn unknown_routes_and_wrong_methods_answer_json_errors() {
         ("DELETE", "/docs/a/ops"),
         ("PATCH", "/healthz"),
     ] {
-        let response = http(server.addr, method, path, Some(b"{}")).await;
-        assert_error(&response, 405, "method-not-allowed");
+        let response = request(server.addr, method, path, &[], Some(b"{}")).await;
+        assert_error(
+            &(response.status, response.json()),
+            405,
+            "method-not-allowed",
+        );
     }
     // HEAD is not GET here (a HEAD response has no body to check).
     for path in ["/healthz", "/docs/a", "/docs/a/ops"] {
         assert_eq!(
-            http_raw(server.addr, "HEAD", path, &[], None).await.0,
+            request(server.addr, "HEAD", path, &[], None).await.status,
             405,
             "HEAD {path}"
         );
     }
     // A plain GET on the WebSocket endpoint is a bad request, still as JSON.
-    let (status, body) = http_raw(server.addr, "GET", "/ws", &[], None).await;
-    let body: Value = serde_json::from_slice(&body).expect("JSON body");
-    assert_error(&(status, body), 400, "bad-request");
+    let response = request(server.addr, "GET", "/ws", &[], None).await;
+    let body: Value = serde_json::from_slice(&response.body).expect("JSON body");
+    assert_error(&(response.status, body), 400, "bad-request");
 }

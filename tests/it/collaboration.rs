@@ -2,8 +2,6 @@
 //! concurrent ot.js-style editors converging, catch-up with the `version` header (also while
 //! ops keep arriving), a subscriber that lags far behind, resubmission dedup across a restart,
 //! a real editing trace replayed by two editors, and idle document unloading.
-mod common;
-
 use std::fs::File;
 use std::future::Future;
 use std::io::Read;
@@ -11,10 +9,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::history::{all_ops, get_doc, replay};
-use common::ot_client::OtClient;
-use common::stomp_client::{body_json, Incoming};
-use common::{StompClient, TestServer};
+use crate::common::history::{all_ops, get_doc, replay};
+use crate::common::ot_client::OtClient;
+use crate::common::stomp::{body_json, Incoming};
+use crate::common::{StompClient, TestServer};
 use flate2::read::GzDecoder;
 use ot::Operation;
 use otterdoc::stomp::{Command, StompFrame};
@@ -720,7 +718,7 @@ struct Trace {
 }
 
 fn load_trace(name: &str) -> Trace {
-    let path = common::traces_dir().join("sequential").join(name);
+    let path = crate::common::traces_dir().join("sequential").join(name);
     let file = File::open(&path).unwrap_or_else(|e| {
         panic!(
             "editing trace {} is missing ({e}); it is expected at ../shared/traces/sequential \

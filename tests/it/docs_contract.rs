@@ -4,22 +4,25 @@
 //! serialisers and parsers the server itself uses).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::common::process::{otterdoc, serve, ServerProcess};
+use crate::common::repo_root;
 use ot::{CheckedOp, Operation};
-use otterdoc::doc_id::{DocId, MAX_DOC_ID_LEN};
-use otterdoc::document::actor::BROADCAST_CAPACITY;
-use otterdoc::http::{DEFAULT_OPS_LIMIT, MAX_OPS_LIMIT};
-use otterdoc::protocol::{
-    error_event_json, http_error_json, op_event_json, snapshot_event_json, ErrorCode, OpRecord,
-    Rejection, Submission, SubmissionIds, MAX_CLIENT_ID_LEN,
+use otterdoc::config::limits::{
+    BROADCAST_CAPACITY, DEFAULT_OPS_LIMIT, MAX_CLIENT_ID_LEN, MAX_DOC_ID_LEN, MAX_OPS_LIMIT,
 };
-use otterdoc::session::{ANONYMOUS, ERRORS_DESTINATION};
-use otterdoc::storage::{OpLog, StorageError, FORMAT};
+use otterdoc::doc_id::DocId;
+use otterdoc::error::{ErrorCode, Rejection};
+use otterdoc::http::{error_json as http_error_json, status as http_status};
+use otterdoc::identity::ANONYMOUS;
+use otterdoc::session::ERRORS_DESTINATION;
+use otterdoc::store::{OpRecord, SledStore, Store, StoreError, FORMAT};
+use otterdoc::wire::{
+    error_event_json, op_event_json, snapshot_event_json, Submission, SubmissionIds,
+};
 use serde_json::Value;
+use strum::IntoEnumIterator;
 
 /// The documentation files this test pins.
 const DOCS: [&str; 5] = [
@@ -31,9 +34,7 @@ const DOCS: [&str; 5] = [
 ];
 
 fn doc(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("docs")
-        .join(name);
+    let path = repo_root().join("docs").join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
@@ -165,18 +166,6 @@ fn env_vars(text: &str) -> BTreeSet<String> {
 // Running the binary
 // ---------------------------------------------------------------------------------------------
 
-/// The `otterdoc` binary with no `OTTERDOC_*` variables inherited (they would change the
-/// defaults `--help` shows and the behaviour under test).
-fn otterdoc() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_otterdoc"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("OTTERDOC_") {
-            cmd.env_remove(name);
-        }
-    }
-    cmd
-}
-
 fn run_help(args: &[&str]) -> String {
     let out = otterdoc().args(args).output().expect("run otterdoc");
     assert!(out.status.success(), "otterdoc {args:?} failed: {out:?}");
@@ -228,21 +217,6 @@ fn help_options(help: &str) -> BTreeMap<String, HelpOption> {
     options
 }
 
-fn wait_with_timeout(child: &mut Child, limit: Duration) -> ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("otterdoc did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // docs/protocol.md
 // ---------------------------------------------------------------------------------------------
@@ -272,7 +246,7 @@ fn every_error_code_is_in_the_protocol_table_with_its_http_status() {
             (code, status)
         })
         .collect();
-    for code in ErrorCode::ALL {
+    for code in ErrorCode::iter() {
         let name = code.as_str();
         // The wire form (serde) and as_str agree.
         assert_eq!(serde_json::to_value(code).unwrap(), Value::from(name));
@@ -280,17 +254,17 @@ fn every_error_code_is_in_the_protocol_table_with_its_http_status() {
             None => panic!("error code {name} is missing from the table in docs/protocol.md"),
             Some((_, status)) => assert_eq!(
                 *status,
-                code.http_status(),
+                http_status(code).as_u16(),
                 "docs/protocol.md gives {name} HTTP status {status}, the code says {}",
-                code.http_status()
+                http_status(code)
             ),
         }
     }
-    let expected: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    let expected: Vec<&str> = ErrorCode::iter().map(ErrorCode::as_str).collect();
     let listed: Vec<&str> = documented.iter().map(|(c, _)| c.as_str()).collect();
     assert_eq!(
         listed, expected,
-        "docs/protocol.md must list exactly ErrorCode::ALL, in that order"
+        "docs/protocol.md must list exactly the ErrorCode variants, in their order"
     );
 }
 
@@ -309,7 +283,11 @@ fn http_error_tables_agree_with_the_status_of_each_code() {
         let name = unquote(&row[1]);
         let code: ErrorCode = serde_json::from_value(Value::from(name))
             .unwrap_or_else(|_| panic!("docs/http.md names an unknown error code {name:?}"));
-        assert_eq!(status, code.http_status(), "docs/http.md row {row:?}");
+        assert_eq!(
+            status,
+            http_status(code).as_u16(),
+            "docs/http.md row {row:?}"
+        );
     }
 }
 
@@ -610,8 +588,9 @@ async fn storage_layout_is_what_oplog_writes() {
     };
     let records = [record(1, r#"["hello"]"#), record(2, r#"[5,"!"]"#)];
     {
-        let log = OpLog::open(&path).unwrap();
-        log.append(&notes, &records, &[(2, "hello!".to_owned())])
+        let store = SledStore::open(&path).unwrap();
+        store
+            .append(&notes, &records, &[(2, "hello!".to_owned())])
             .await
             .unwrap();
     }
@@ -649,8 +628,8 @@ async fn storage_layout_is_what_oplog_writes() {
         meta.insert("format", &b"otterdoc-ops-v0"[..]).unwrap();
         db.flush().unwrap();
     }
-    match OpLog::open(&path) {
-        Err(StorageError::UnknownFormat { found, .. }) => assert_eq!(found, "otterdoc-ops-v0"),
+    match SledStore::open(&path) {
+        Err(StoreError::UnknownFormat { found, .. }) => assert_eq!(found, "otterdoc-ops-v0"),
         Err(other) => panic!("expected UnknownFormat, got {other}"),
         Ok(_) => panic!("a database of another format was opened"),
     }
@@ -761,36 +740,20 @@ fn cli_exit_statuses_are_as_documented() {
 }
 
 #[cfg(unix)]
-#[test]
-fn cli_prints_the_listening_line_and_exits_0_on_sigterm() {
+#[tokio::test]
+async fn cli_prints_the_listening_line_and_exits_0_on_sigterm() {
     let md = doc("cli.md");
     assert!(md.contains("otterdoc listening on 127.0.0.1:8080"));
     let dir = tempfile::tempdir().unwrap();
-    let mut child = otterdoc()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(dir.path().join("data"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line.trim().strip_prefix("otterdoc listening on ");
-    let addr: Option<std::net::SocketAddr> = addr.and_then(|a| a.parse().ok());
-    if addr.is_none_or(|a| a.port() == 0) {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("unexpected first stdout line {line:?}");
-    }
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = wait_with_timeout(&mut child, Duration::from_secs(30));
+    let mut cmd = serve(&dir.path().join("data"), &[]);
+    cmd.env("RUST_LOG", "warn");
+    // `start` reads the first stdout line and parses the address (with a real port) from it.
+    let mut server = ServerProcess::start(cmd);
+    server.terminate();
+    let status = server
+        .wait_exit(Duration::from_secs(30))
+        .await
+        .expect("exits after SIGTERM");
     assert_eq!(status.code(), Some(0), "exit status after SIGTERM");
 }
 

@@ -1,7 +1,5 @@
 //! A first end-to-end pass: connect, subscribe, submit with a receipt, see the op.
-mod common;
-
-use common::TestServer;
+use crate::common::TestServer;
 use serde_json::json;
 
 #[tokio::test]
@@ -10,7 +8,7 @@ async fn submit_and_receive_an_op() {
     let mut c = server.client().await;
     let before = c.subscribe_confirmed("s1", "/topic/doc/hello", &[]).await;
     assert_eq!(before.len(), 1);
-    let snap = common::stomp_client::body_json(&before[0]);
+    let snap = crate::common::stomp::body_json(&before[0]);
     assert_eq!(
         snap,
         json!({"type":"snapshot","doc":"hello","version":0,"content":""})
@@ -27,7 +25,7 @@ async fn submit_and_receive_an_op() {
     if all.is_empty() {
         all.push(c.frame().await);
     }
-    let ev = common::stomp_client::body_json(&all[0]);
+    let ev = crate::common::stomp::body_json(&all[0]);
     assert_eq!(ev["version"], 1);
     assert_eq!(ev["op"], json!(["hi"]));
     let (status, body) = server.get("/docs/hello").await;

@@ -5,6 +5,7 @@
 use otterdoc::stomp::{Command, FrameError, FrameParser, Parsed, StompFrame};
 use proptest::prelude::*;
 use proptest::sample::select;
+use strum::IntoEnumIterator;
 
 /// Characters the escaping rules care about, plus some multi-byte ones, made
 /// frequent; `any::<char>()` alone would almost never produce them.
@@ -56,7 +57,7 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn frame() -> impl Strategy<Value = StompFrame> {
-    select(Command::ALL.to_vec()).prop_flat_map(|command| {
+    select(Command::iter().collect::<Vec<_>>()).prop_flat_map(|command| {
         let verbatim = matches!(command, Command::Connect | Command::Connected);
         (proptest::collection::vec(header(verbatim), 0..6), body()).prop_map(
             move |(headers, body)| StompFrame {

@@ -5,12 +5,10 @@
 //!
 //! Every wait is bounded by `common::WAIT`; the few timing checks only assert bounds the
 //! server guarantees (a timer never fires early), with generous slack on the other side.
-mod common;
-
 use std::time::Duration;
 
-use common::stomp_client::{body_json, Incoming};
-use common::{StompClient, TestServer, WAIT};
+use crate::common::stomp::{body_json, Incoming};
+use crate::common::{StompClient, TestServer, WAIT};
 use otterdoc::stomp::{Command, StompFrame};
 use serde_json::{json, Value};
 use tokio::time::Instant;
@@ -1701,7 +1699,7 @@ async fn a_transaction_holding_too_many_sends_is_a_violation() {
     let server = TestServer::start().await;
     let mut c = server.client().await;
     begin(&mut c, "t", "b").await;
-    let limit = otterdoc::session::MAX_TRANSACTION_FRAMES;
+    let limit = otterdoc::config::limits::MAX_TRANSACTION_FRAMES;
     let body = submission("c", 1, 0, json!(["x"]));
     for _ in 0..limit {
         send_in_transaction(&mut c, "big", &body, "t", None).await;

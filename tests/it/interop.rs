@@ -5,22 +5,20 @@
 //!
 //! Needs `node` on PATH and the locked npm packages: `npm ci --prefix tests/interop`. Without
 //! them the test fails (it does not skip).
-mod common;
-
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{TestServer, WAIT};
+use crate::common::{TestServer, WAIT};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 const INSTALL_HINT: &str = "run `npm ci --prefix tests/interop` from the repository root first";
 
 fn interop_dir() -> PathBuf {
-    common::repo_root().join("tests/interop")
+    crate::common::repo_root().join("tests/interop")
 }
 
 /// Panics unless every package of `package-lock.json` is installed at its locked version.
@@ -80,7 +78,7 @@ impl NodeClient {
             .arg("tests/interop/client.mjs")
             .arg(url)
             .arg(doc)
-            .current_dir(common::repo_root())
+            .current_dir(crate::common::repo_root())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

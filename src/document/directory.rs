@@ -1,0 +1,122 @@
+//! The directory of open documents: id → the mailbox of the task that owns it. Entries are
+//! added by the registry and removed only by the owning task's [`Registration`] — when it is
+//! dropped (whatever way the task ends) or when the task retires itself while idle — so no
+//! exit path can forget to remove one, and a stale task can never remove its successor's.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::{Mutex, MutexGuard};
+use tokio::sync::mpsc;
+
+use super::Request;
+use crate::doc_id::DocId;
+
+/// One open document.
+pub(super) struct Entry {
+    /// Its task's mailbox.
+    pub(super) mailbox: mpsc::Sender<Request>,
+    /// Which task: a new one gets a new number, so a departing task removes only its own entry.
+    generation: u64,
+}
+
+#[derive(Default)]
+struct Entries {
+    map: HashMap<DocId, Entry>,
+    next_generation: u64,
+}
+
+/// The map, shared by the registry and every registration.
+#[derive(Default)]
+pub(super) struct Directory {
+    entries: Mutex<Entries>,
+}
+
+/// The directory, locked: what the registry looks up and inserts under one lock.
+pub(super) struct Locked<'a> {
+    directory: &'a Arc<Directory>,
+    entries: MutexGuard<'a, Entries>,
+}
+
+impl Directory {
+    /// Locks the directory.
+    pub(super) fn lock(self: &Arc<Self>) -> Locked<'_> {
+        Locked {
+            directory: self,
+            entries: self.entries.lock(),
+        }
+    }
+
+    /// Number of open documents.
+    pub(super) fn len(&self) -> usize {
+        self.entries.lock().map.len()
+    }
+}
+
+impl Locked<'_> {
+    /// The mailbox of `doc`'s task, if one is registered and still receiving.
+    pub(super) fn mailbox(&self, doc: &DocId) -> Option<mpsc::Sender<Request>> {
+        self.entries
+            .map
+            .get(doc)
+            .filter(|entry| !entry.mailbox.is_closed())
+            .map(|entry| entry.mailbox.clone())
+    }
+
+    /// Registers a new task for `doc` (replacing any stale entry); the task must own the
+    /// returned registration for as long as it serves `mailbox`.
+    pub(super) fn register(&mut self, doc: &DocId, mailbox: mpsc::Sender<Request>) -> Registration {
+        let generation = self.entries.next_generation;
+        self.entries.next_generation += 1;
+        self.entries.map.insert(
+            doc.clone(),
+            Entry {
+                mailbox,
+                generation,
+            },
+        );
+        Registration {
+            directory: self.directory.clone(),
+            doc: doc.clone(),
+            generation,
+        }
+    }
+}
+
+/// A task's claim on its directory entry.
+pub(crate) struct Registration {
+    directory: Arc<Directory>,
+    doc: DocId,
+    generation: u64,
+}
+
+impl Registration {
+    /// Removes the entry if `idle()` holds, deciding under the directory lock — the lock the
+    /// registry hands out mailboxes under — so no request can slip in between the check and
+    /// the removal. True if removed: the task must then stop.
+    pub(super) fn retire_if(&self, idle: impl FnOnce() -> bool) -> bool {
+        let mut entries = self.directory.entries.lock();
+        if !idle() {
+            return false;
+        }
+        Self::remove(&mut entries, &self.doc, self.generation);
+        true
+    }
+
+    fn remove(entries: &mut Entries, doc: &DocId, generation: u64) {
+        if entries
+            .map
+            .get(doc)
+            .is_some_and(|entry| entry.generation == generation)
+        {
+            entries.map.remove(doc);
+        }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut entries = self.directory.entries.lock();
+        Self::remove(&mut entries, &self.doc, self.generation);
+    }
+}

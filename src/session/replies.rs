@@ -1,0 +1,153 @@
+//! Telling the client how its frames ended, in the order it sent them: every SEND's outcome
+//! (a RECEIPT, or a rejection on the RECEIPT and on `/user/queue/errors`) and every other
+//! frame's RECEIPT come out in frame order, however long each op takes to become durable.
+//! Outcomes are futures kept in a `FuturesOrdered`, which yields them in push order.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use futures::stream::FuturesOrdered;
+use futures::StreamExt;
+
+use super::destination::ERRORS_DESTINATION;
+use crate::document::Applied;
+use crate::error::Rejection;
+use crate::stomp::{server, Closed, Outbox};
+use crate::wire::{error_event_json, SubmissionIds};
+
+/// What to tell the client once an earlier-queued request is settled.
+pub(super) enum Outcome {
+    /// A SEND's outcome.
+    Submitted {
+        receipt: Option<String>,
+        /// The document the SEND named, as written.
+        doc: Option<String>,
+        ids: SubmissionIds,
+        /// Boxed: an applied op is much larger than the other variant.
+        result: Box<Result<Applied, Rejection>>,
+    },
+    /// A plain RECEIPT (for a frame whose effect was immediate, but which must not overtake
+    /// the receipts of SENDs before it).
+    Receipt(String),
+}
+
+type Pending = Pin<Box<dyn Future<Output = Outcome> + Send + Sync>>;
+
+/// The session's queue of unreported outcomes and its error subscriptions.
+#[derive(Default)]
+pub(super) struct Replies {
+    pending: FuturesOrdered<Pending>,
+    /// Ids of the `/user/queue/errors` subscriptions (each gets every error event).
+    errors: Vec<String>,
+    /// Error events delivered so far (numbers their `message-id`).
+    error_messages: u64,
+}
+
+impl Replies {
+    /// Queues a RECEIPT (if `receipt` asks for one) behind every earlier outcome.
+    pub(super) fn receipt(&mut self, receipt: Option<&str>) {
+        if let Some(receipt) = receipt {
+            let receipt = receipt.to_owned();
+            self.pending
+                .push_back(Box::pin(async move { Outcome::Receipt(receipt) }));
+        }
+    }
+
+    /// Queues a SEND's outcome, to be reported when `result` resolves and everything queued
+    /// before has been reported.
+    pub(super) fn submitted(
+        &mut self,
+        receipt: Option<String>,
+        doc: Option<String>,
+        ids: SubmissionIds,
+        result: impl Future<Output = Result<Applied, Rejection>> + Send + Sync + 'static,
+    ) {
+        self.pending.push_back(Box::pin(async move {
+            Outcome::Submitted {
+                receipt,
+                doc,
+                ids,
+                result: Box::new(result.await),
+            }
+        }));
+    }
+
+    /// Queues a SEND refused before it reached a document.
+    pub(super) fn rejected(
+        &mut self,
+        receipt: Option<String>,
+        doc: Option<String>,
+        ids: SubmissionIds,
+        rejection: Rejection,
+    ) {
+        self.submitted(receipt, doc, ids, async move { Err(rejection) });
+    }
+
+    /// True if nothing is waiting to be reported.
+    pub(super) fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// The next outcome in frame order, once settled (`None` when nothing is pending).
+    pub(super) async fn next(&mut self) -> Option<Outcome> {
+        self.pending.next().await
+    }
+
+    /// Reports everything pending, waiting for each in turn.
+    pub(super) async fn drain(&mut self, outbox: &Outbox) -> Result<(), Closed> {
+        while let Some(outcome) = self.pending.next().await {
+            self.report(outcome, outbox).await?;
+        }
+        Ok(())
+    }
+
+    /// A `/user/queue/errors` subscription was made.
+    pub(super) fn subscribe_errors(&mut self, id: &str) {
+        self.errors.push(id.to_owned());
+    }
+
+    /// A `/user/queue/errors` subscription was ended.
+    pub(super) fn unsubscribe_errors(&mut self, id: &str) {
+        self.errors.retain(|s| s != id);
+    }
+
+    /// Tells the client how a request ended.
+    pub(super) async fn report(&mut self, outcome: Outcome, outbox: &Outbox) -> Result<(), Closed> {
+        match outcome {
+            Outcome::Receipt(receipt) => outbox.frame(server::receipt(&receipt)).await,
+            Outcome::Submitted {
+                receipt,
+                doc,
+                ids,
+                result,
+            } => match *result {
+                Ok(applied) => match receipt {
+                    Some(receipt) => {
+                        let frame = server::receipt(&receipt)
+                            .with_header("version", applied.version.to_string());
+                        outbox.frame(frame).await
+                    }
+                    None => Ok(()),
+                },
+                Err(rejection) => {
+                    tracing::debug!(code = %rejection.code, message = %rejection.message, "op rejected");
+                    if let Some(receipt) = &receipt {
+                        let frame = server::receipt(receipt)
+                            .with_header("error", rejection.code.as_str())
+                            .with_header("message", rejection.message.clone());
+                        outbox.frame(frame).await?;
+                    }
+                    let body =
+                        error_event_json(&rejection, doc.as_deref(), &ids, receipt.as_deref());
+                    for sub in &self.errors {
+                        self.error_messages += 1;
+                        let id = format!("error-{}", self.error_messages);
+                        let frame = server::message(ERRORS_DESTINATION, sub, &id, body.clone());
+                        outbox.frame(frame).await?;
+                    }
+                    Ok(())
+                }
+            },
+        }
+    }
+}

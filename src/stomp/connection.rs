@@ -1,0 +1,344 @@
+//! One STOMP connection's byte transport, seen from the server: the [`Outbox`] (a bounded
+//! queue every producer of outgoing frames writes to), the writer task that drains it into the
+//! socket, sends heart-beats when nothing else was written, and gives up on a peer whose
+//! writes stall, and the lingering close that reads a closing peer dry.
+//!
+//! It is generic over the transport: the writer takes any `Sink<Bytes>` (one item per frame
+//! or heart-beat), the reader any `Stream` of [`Inbound`] chunks, so WebSocket (and any other
+//! carrier of STOMP bytes) plugs in through a small adapter, and the timing rules are tested
+//! here over in-memory channels with paused time.
+
+use std::fmt::Display;
+use std::future::Future;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{Sink, SinkExt, Stream, StreamExt};
+use tokio::sync::mpsc;
+
+use super::command::server;
+use super::frame::StompFrame;
+use crate::config::limits::{CLOSE_HANDSHAKE, LINGER, OUTBOUND_QUEUE, STALLED_ERROR_WRITE};
+
+/// A heart-beat on the wire: one EOL.
+const HEART_BEAT: &[u8] = b"\n";
+
+/// Stands in for "never" where a timer needs a duration.
+const FOREVER: Duration = Duration::from_secs(60 * 60 * 24 * 365);
+
+/// What a transport delivers to the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inbound {
+    /// STOMP bytes (any fragment of the stream: part of a frame, or several frames).
+    Data(Bytes),
+    /// Transport-level traffic that carries no STOMP data but proves the peer alive (a
+    /// WebSocket ping or pong).
+    Control,
+    /// The peer closed its side.
+    Close,
+}
+
+/// What the writer is asked to do, in queue order.
+#[derive(Debug)]
+enum Outbound {
+    Frame(StompFrame),
+    HeartBeat(Duration),
+    Fatal(StompFrame),
+    Close,
+}
+
+/// The connection's writer is gone (the socket closed or stalled); nothing more can be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the connection is closed")]
+pub struct Closed;
+
+/// Where every outgoing frame of one connection is queued. Cloned into each producer (the
+/// session, its subscriptions); bounded, so a producer waits while the socket is slow.
+#[derive(Clone, Debug)]
+pub struct Outbox {
+    tx: mpsc::Sender<Outbound>,
+}
+
+impl Outbox {
+    /// Queues a frame.
+    pub async fn frame(&self, frame: StompFrame) -> Result<(), Closed> {
+        self.tx
+            .send(Outbound::Frame(frame))
+            .await
+            .map_err(|_| Closed)
+    }
+
+    /// From now on, send a heart-beat whenever nothing was written for `every`.
+    pub async fn heart_beat(&self, every: Duration) -> Result<(), Closed> {
+        self.tx
+            .send(Outbound::HeartBeat(every))
+            .await
+            .map_err(|_| Closed)
+    }
+
+    /// Queues an ERROR frame; the connection closes once it is written.
+    pub async fn fatal(&self, error: StompFrame) {
+        // A closed queue means the writer already gave up; the error cannot be delivered.
+        let _ = self.tx.send(Outbound::Fatal(error)).await;
+    }
+
+    /// Closes the connection once everything queued before is written.
+    pub async fn close(&self) {
+        let _ = self.tx.send(Outbound::Close).await;
+    }
+
+    /// True once the writer has stopped.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+/// An outbox and the writer task that empties it into `sink`; the caller spawns the writer.
+/// The writer ends on [`Outbox::close`], after a fatal ERROR, when `sink` fails, when a write
+/// makes no progress for `write_timeout`, or when every `Outbox` is dropped.
+pub fn writer<S>(sink: S, write_timeout: Duration) -> (Outbox, impl Future<Output = ()> + Send)
+where
+    S: Sink<Bytes> + Unpin + Send + 'static,
+    S::Error: Display + Send,
+{
+    let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
+    (Outbox { tx }, write_loop(sink, rx, write_timeout))
+}
+
+async fn write_loop<S>(mut sink: S, mut rx: mpsc::Receiver<Outbound>, write_timeout: Duration)
+where
+    S: Sink<Bytes> + Unpin,
+    S::Error: Display,
+{
+    let mut heart_beat: Option<Duration> = None;
+    let mut batch = Vec::with_capacity(16);
+    'connection: loop {
+        let idle = heart_beat.unwrap_or(FOREVER);
+        match tokio::time::timeout(idle, rx.recv()).await {
+            Ok(None) => break,
+            Ok(Some(first)) => batch.push(first),
+            Err(_) => {}
+        }
+        // Everything queued meanwhile goes out with one flush (one syscall), not one each.
+        while batch.len() < OUTBOUND_QUEUE {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let mut last = false;
+        let mut chunks = Vec::with_capacity(batch.len().max(1));
+        if batch.is_empty() {
+            chunks.push(Bytes::from_static(HEART_BEAT));
+        }
+        for item in batch.drain(..) {
+            match item {
+                Outbound::Frame(frame) => chunks.push(frame.encode()),
+                Outbound::HeartBeat(every) => heart_beat = Some(every),
+                Outbound::Fatal(frame) => {
+                    chunks.push(frame.encode());
+                    last = true;
+                    break;
+                }
+                Outbound::Close => {
+                    last = true;
+                    break;
+                }
+            }
+        }
+        batch.clear();
+        let write = async {
+            for chunk in chunks {
+                sink.feed(chunk).await?;
+            }
+            sink.flush().await
+        };
+        match tokio::time::timeout(write_timeout, write).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                tracing::debug!(error = %err, "connection write failed");
+                break 'connection;
+            }
+            Err(_) => {
+                let ms = write_timeout.as_millis();
+                tracing::warn!(
+                    timeout_ms = ms as u64,
+                    "closing a connection whose writes stalled"
+                );
+                let message = format!("write timeout: the client read nothing for {ms} ms");
+                let error = server::error(&message, None).encode();
+                let _ = tokio::time::timeout(STALLED_ERROR_WRITE, sink.send(error)).await;
+                break 'connection;
+            }
+        }
+        if last {
+            break;
+        }
+    }
+    let _ = tokio::time::timeout(CLOSE_HANDSHAKE, sink.close()).await;
+    // Unblock anyone still queueing frames for this connection.
+    rx.close();
+}
+
+/// Lingering close: reads and discards what the peer still sends, for a moment. Closing a
+/// socket that has unread incoming data makes the kernel answer with a RST, and a RST makes
+/// the peer drop what it has not read yet — such as the ERROR or RECEIPTs just written.
+pub async fn linger<R, E>(inbound: &mut R)
+where
+    R: Stream<Item = Result<Inbound, E>> + Unpin,
+{
+    let _ = tokio::time::timeout(LINGER, async {
+        while let Some(Ok(chunk)) = inbound.next().await {
+            if chunk == Inbound::Close {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stomp::{Command, FrameParser, Parsed};
+    use futures::channel::mpsc as fmpsc;
+
+    fn frames(chunks: &[Bytes]) -> Vec<Parsed> {
+        let mut parser = FrameParser::default();
+        let mut out = Vec::new();
+        for chunk in chunks {
+            parser.push(chunk);
+            while let Some(item) = parser.next_frame().unwrap() {
+                out.push(item);
+            }
+        }
+        out
+    }
+
+    /// Collects what the writer wrote so far.
+    fn written(rx: &mut fmpsc::UnboundedReceiver<Bytes>) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        while let Ok(chunk) = rx.try_recv() {
+            out.push(chunk);
+        }
+        out
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn heart_beats_go_out_only_after_the_idle_interval() {
+        let (sink, mut wire) = fmpsc::unbounded::<Bytes>();
+        let (outbox, writer) = writer(sink, Duration::from_secs(10));
+        let task = tokio::spawn(writer);
+        outbox.heart_beat(Duration::from_secs(5)).await.unwrap();
+        outbox
+            .frame(server::receipt("r1"))
+            .await
+            .expect("writer alive");
+        tokio::time::sleep(Duration::from_millis(4_900)).await;
+        let early = written(&mut wire);
+        assert_eq!(frames(&early).len(), 1, "only the receipt before 5 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            frames(&written(&mut wire)),
+            vec![Parsed::HeartBeat],
+            "one heart-beat once 5 s passed with nothing written"
+        );
+        // Each write restarts the interval.
+        tokio::time::sleep(Duration::from_millis(4_000)).await;
+        outbox.frame(server::receipt("r2")).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(4_000)).await;
+        // No heart-beat at 10 s: the receipt at 9.1 s restarted the interval.
+        assert!(matches!(
+            frames(&written(&mut wire)).as_slice(),
+            [Parsed::Frame(_)]
+        ));
+        outbox.close().await;
+        task.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_heart_beats_an_idle_connection_writes_nothing() {
+        let (sink, mut wire) = fmpsc::unbounded::<Bytes>();
+        let (outbox, writer) = writer(sink, Duration::from_secs(10));
+        let task = tokio::spawn(writer);
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        assert!(written(&mut wire).is_empty());
+        outbox.close().await;
+        task.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fatal_error_is_the_last_frame_and_ends_the_writer() {
+        let (sink, mut wire) = fmpsc::unbounded::<Bytes>();
+        let (outbox, writer) = writer(sink, Duration::from_secs(10));
+        let task = tokio::spawn(writer);
+        outbox.frame(server::receipt("r1")).await.unwrap();
+        outbox.fatal(server::error("bye", None)).await;
+        task.await.unwrap();
+        let out = frames(&written(&mut wire));
+        assert_eq!(out.len(), 2);
+        let Parsed::Frame(last) = &out[1] else {
+            panic!("expected a frame")
+        };
+        assert_eq!(last.command, Command::Error);
+        assert!(outbox.is_closed());
+        assert_eq!(outbox.frame(server::receipt("r2")).await, Err(Closed));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_sink_is_given_up_after_the_write_timeout() {
+        // A bounded channel nobody reads: after its buffer is full, every write waits.
+        let (sink, _wire) = fmpsc::channel::<Bytes>(0);
+        let (outbox, writer) = writer(sink, Duration::from_secs(2));
+        let task = tokio::spawn(writer);
+        let start = tokio::time::Instant::now();
+        for i in 0..4 {
+            if outbox.frame(server::receipt(&i.to_string())).await.is_err() {
+                break;
+            }
+        }
+        task.await.unwrap();
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_secs(2) && waited < Duration::from_secs(3),
+            "gave up after {waited:?}"
+        );
+        assert!(outbox.is_closed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn queued_frames_are_written_in_order_with_one_flush() {
+        let (sink, mut wire) = fmpsc::unbounded::<Bytes>();
+        let (outbox, writer) = writer(sink, Duration::from_secs(10));
+        for i in 0..50 {
+            outbox.frame(server::receipt(&i.to_string())).await.unwrap();
+        }
+        outbox.close().await;
+        writer.await;
+        let ids: Vec<String> = frames(&written(&mut wire))
+            .into_iter()
+            .map(|p| match p {
+                Parsed::Frame(f) => f.header("receipt-id").unwrap().to_owned(),
+                Parsed::HeartBeat => panic!("no heart-beat expected"),
+            })
+            .collect();
+        let expected: Vec<String> = (0..50).map(|i| i.to_string()).collect();
+        assert_eq!(ids, expected);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn linger_reads_until_the_peer_closes_or_the_deadline() {
+        let (tx, mut rx) = fmpsc::unbounded::<Result<Inbound, ()>>();
+        tx.unbounded_send(Ok(Inbound::Data(Bytes::from_static(b"x"))))
+            .unwrap();
+        tx.unbounded_send(Ok(Inbound::Close)).unwrap();
+        let start = tokio::time::Instant::now();
+        linger(&mut rx).await;
+        assert!(start.elapsed() < Duration::from_millis(1));
+        // A peer that sends nothing and never closes: bounded by LINGER.
+        let (_tx, mut rx) = fmpsc::unbounded::<Result<Inbound, ()>>();
+        let start = tokio::time::Instant::now();
+        linger(&mut rx).await;
+        assert_eq!(start.elapsed(), LINGER);
+    }
+}

@@ -1,0 +1,29 @@
+//! The integration suite, as one test binary (so the server, warp and sled are linked once):
+//! every module drives a real server — in this process on a loopback port, or the real binary
+//! as a child — through its real interfaces, with a temp sled directory.
+//!
+//! - `smoke`: a first end-to-end pass;
+//! - `stomp_codec`: property tests of the STOMP codec;
+//! - `stomp_protocol`: the STOMP session contract;
+//! - `collaboration`: editors converging, catch-up, lagging readers, idle unload;
+//! - `http_api`: every HTTP route and error;
+//! - `durability`: restarts, `kill -9`, SIGTERM, on-disk format, CLI environment;
+//! - `store_contract`: the `Store` contract, run against every implementation;
+//! - `interop`: a real `@stomp/stompjs` client;
+//! - `docs_contract`: `docs/` pinned to the code.
+
+// A test binary exports nothing: `pub` in its helper modules means "shared across modules".
+#![allow(unreachable_pub)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod collaboration;
+mod docs_contract;
+mod durability;
+mod http_api;
+mod interop;
+mod smoke;
+mod stomp_codec;
+mod stomp_protocol;
+mod store_contract;
