@@ -10,7 +10,20 @@
 //!   operation up with a history;
 //! - [`Operation::invert`] (undo);
 //! - [`transform_index`] / [`transform_selection`] for cursors;
-//! - the JSON wire format ([`CheckedOp`], serde impls): `[5, "abc", -3, 7]`.
+//! - the JSON wire format ([`Operation::from_json`], [`CheckedOp::from_json`], serde impls):
+//!   `[5, "abc", -3, 7]`, with checked deletes (`{"d": "text"}`) verified by
+//!   [`CheckedOp::verify`] or [`Document::apply_checked`];
+//!
+//! # Modules
+//! Each module uses only the modules listed before it, so there are no import cycles:
+//! - `error`: the typed errors ([`OtError`], [`WireError`], [`ComponentError`]);
+//! - `text`: code-point counting and slicing, and [`TextSource`];
+//! - `operation`: [`Operation`] and [`Component`]: building, canonical form, apply, compose,
+//!   invert;
+//! - `transform`: [`transform`], [`transform_through`], cursors;
+//! - `checked`: checked deletes ([`CheckedOp`], [`DeleteCheck`]) and their verification;
+//! - `wire`: the JSON wire format;
+//! - `document`: [`Document`], the rope-backed text.
 //!
 //! # Laws
 //! For a document `s` and operations `a`, `b` applicable to it (all checked by the property
@@ -40,6 +53,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod checked;
 mod document;
 mod error;
 mod operation;
@@ -47,10 +61,11 @@ mod text;
 mod transform;
 mod wire;
 
-pub use document::{Document, TextSource};
+pub use checked::{CheckedOp, DeleteCheck};
+pub use document::Document;
 pub use error::{ComponentError, OtError, WireError};
 pub use operation::{Component, InsertText, Operation};
+pub use text::TextSource;
 pub use transform::{
     transform, transform_index, transform_selection, transform_through, Bias, Selection, Side,
 };
-pub use wire::{CheckedOp, DeleteCheck};
