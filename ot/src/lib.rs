@@ -6,13 +6,15 @@
 //!
 //! - [`Operation::apply`] (on a `&str`) and [`Document::apply`] (on a rope, O(components · log n));
 //! - [`Operation::compose`] and [`Operation::compose_all`] (balanced, for long histories);
-//! - [`transform`] with an explicit tie-break [`Side`], and [`transform_through`] for catching an
+//! - [`transform()`] with an explicit tie-break [`Side`], and [`transform_through`] for catching an
 //!   operation up with a history;
 //! - [`Operation::invert`] (undo);
 //! - [`transform_index`] / [`transform_selection`] for cursors;
 //! - the JSON wire format ([`Operation::from_json`], [`CheckedOp::from_json`], serde impls):
 //!   `[5, "abc", -3, 7]`, with checked deletes (`{"d": "text"}`) verified by
 //!   [`CheckedOp::verify`] or [`Document::apply_checked`];
+//! - with the `testkit` feature, `ot::testkit`: the helpers shared by the tests of this crate and of
+//!   the crates built on it.
 //!
 //! # Modules
 //! Each module uses only the modules listed before it, so there are no import cycles:
@@ -20,10 +22,12 @@
 //! - `text`: code-point counting and slicing, and [`TextSource`];
 //! - `operation`: [`Operation`] and [`Component`]: building, canonical form, apply, compose,
 //!   invert;
-//! - `transform`: [`transform`], [`transform_through`], cursors;
+//! - `transform`: [`transform()`], [`transform_through`], cursors;
 //! - `checked`: checked deletes ([`CheckedOp`], [`DeleteCheck`]) and their verification;
 //! - `wire`: the JSON wire format;
-//! - `document`: [`Document`], the rope-backed text.
+//! - `document`: [`Document`], the rope-backed text;
+//! - `testkit` (feature `testkit`): canonical-form check, proptest generators, reference models,
+//!   editing-trace loading.
 //!
 //! # Laws
 //! For a document `s` and operations `a`, `b` applicable to it (all checked by the property
@@ -60,6 +64,9 @@ mod operation;
 mod text;
 mod transform;
 mod wire;
+
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use checked::{CheckedOp, DeleteCheck};
 pub use document::Document;
