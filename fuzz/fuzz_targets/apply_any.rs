@@ -7,11 +7,12 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
+use ot::testkit::{assert_canonical, char_len, model_apply_components};
 use ot::{
     transform, transform_index, transform_through, Bias, CheckedOp, Component, Document, Operation,
     OtError, Side,
 };
-use ot_fuzz::{assert_canonical, chars, naive_apply, Text};
+use ot_fuzz::Text;
 
 #[derive(Arbitrary, Debug)]
 enum Raw {
@@ -83,7 +84,7 @@ struct Input {
 
 fn check_apply(op: &Operation, raw: &[Component], s: &str) {
     let doc_chars: Vec<char> = s.chars().collect();
-    let expected = naive_apply(&doc_chars, raw);
+    let expected = model_apply_components(&doc_chars, raw);
     let got = op.apply(s);
     match (&got, &expected) {
         (Ok(x), Some(y)) => assert_eq!(x, y, "apply vs naive for {raw:?}"),
@@ -109,7 +110,7 @@ fn check_apply(op: &Operation, raw: &[Component], s: &str) {
 
 fuzz_target!(|input: Input| {
     let s = input.doc.build();
-    let len = chars(&s);
+    let len = char_len(&s);
     let raw_a: Vec<Component> = input.a.iter().map(Raw::component).collect();
     let raw_b: Vec<Component> = input.b.iter().map(Raw::component).collect();
     let a = Operation::from_components(raw_a.clone());

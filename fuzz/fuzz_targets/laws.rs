@@ -5,10 +5,11 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
+use ot::testkit::{assert_canonical, char_len};
 use ot::{
     transform, transform_index, transform_through, Bias, Component, Document, Operation, Side,
 };
-use ot_fuzz::{assert_canonical, build_op, chars, Step, Text};
+use ot_fuzz::{build_op, Step, Text};
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -86,7 +87,7 @@ fn checked_json(op: &Operation, base: &str, style: u8) -> String {
 
 fuzz_target!(|input: Input| {
     let s = input.doc.build();
-    let len = chars(&s);
+    let len = char_len(&s);
     let a = build_op(len, &input.a);
     let b = build_op(len, &input.b);
     for op in [&a, &b] {
@@ -96,8 +97,8 @@ fuzz_target!(|input: Input| {
 
     let sa = apply(&a, &s);
     let sb = apply(&b, &s);
-    assert_eq!(chars(&sa), a.target_len());
-    assert_eq!(chars(&sb), b.target_len());
+    assert_eq!(char_len(&sa), a.target_len());
+    assert_eq!(char_len(&sb), b.target_len());
     let c = build_op(a.target_len(), &input.c);
     assert_canonical(&c);
     let sac = apply(&c, &sa);
@@ -111,14 +112,14 @@ fuzz_target!(|input: Input| {
     assert_eq!(doc.invert(&a).expect("Document::invert a"), a_inv);
     doc.apply(&a).expect("Document::apply a");
     assert_eq!(doc.to_string(), sa, "Document::apply a");
-    assert_eq!(doc.char_len(), chars(&sa));
+    assert_eq!(doc.char_len(), char_len(&sa));
     assert_eq!(doc, Document::from_text(&sa), "rope equality after a");
     let c_inv = c.invert(&sa).expect("invert c");
     assert_eq!(doc.invert(&c).expect("Document::invert c"), c_inv);
     doc.apply(&c).expect("Document::apply c");
     assert_eq!(doc.to_string(), sac, "Document::apply c");
     // An operation for another length is refused.
-    assert_eq!(doc.apply(&b).is_ok(), b.base_len() == chars(&sac));
+    assert_eq!(doc.apply(&b).is_ok(), b.base_len() == char_len(&sac));
 
     // Compose: apply(apply(s, a), c) == apply(s, a ∘ c); associativity; compose_all.
     let ac = compose(&a, &c);

@@ -5,8 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use ot::testkit::{assert_canonical, char_len};
 use ot::{CheckedOp, ComponentError, Document, Operation, OtError, WireError};
-use ot_fuzz::{assert_canonical, chars};
 
 const DOCS: &[&str] = &[
     "",
@@ -81,7 +81,7 @@ fuzz_target!(|data: &[u8]| {
         for check in &c.checks {
             assert!(!check.text.is_empty(), "empty checked delete");
             assert!(check.position >= prev_end, "checks out of order: {c:?}");
-            prev_end = check.position + chars(&check.text);
+            prev_end = check.position + char_len(&check.text);
             assert!(prev_end <= c.op.base_len(), "check past the op: {c:?}");
         }
         for doc in DOCS {
@@ -98,7 +98,7 @@ fuzz_target!(|data: &[u8]| {
                     assert!(on_str.is_ok());
                     let mut expected = c.op.clone();
                     expected
-                        .fit_to(chars(doc))
+                        .fit_to(char_len(doc))
                         .expect("apply_checked succeeded");
                     assert_eq!(full, expected);
                     assert_eq!(rope.to_string(), full.apply(doc).expect("fits"));

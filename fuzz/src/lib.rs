@@ -1,9 +1,10 @@
 //! Shared pieces of the fuzz targets: turning fuzzer bytes into documents (any chars, astral
-//! ones included) and operations (always valid for a given document, or arbitrary), plus the
-//! structural checks every operation must pass.
+//! ones included) and operations (always valid for a given document). The checks and reference
+//! models the targets share with the property tests (`assert_canonical`,
+//! `model_apply_components`, `char_len`) come from `ot::testkit`.
 
 use arbitrary::Arbitrary;
-use ot::{Component, Operation};
+use ot::Operation;
 
 /// Characters the generators favour: ASCII, multi-byte BMP, astral (4-byte UTF-8, surrogate
 /// pairs in UTF-16), combining marks, ZWJ, BOM, the last code point, NUL and line breaks.
@@ -99,67 +100,4 @@ pub fn build_op(base_len: usize, steps: &[Step]) -> Operation {
     }
     op.retain(left);
     op
-}
-
-/// Panics unless `op` is in canonical form and its cached lengths are right: no empty
-/// components, no two adjacent components of the same kind, never a delete directly followed by
-/// an insert; and re-canonicalising its components gives it back unchanged (idempotence).
-pub fn assert_canonical(op: &Operation) {
-    let comps = op.components();
-    let (mut base, mut target) = (0usize, 0usize);
-    for (i, c) in comps.iter().enumerate() {
-        match c {
-            Component::Retain(n) | Component::Delete(n) => assert!(*n > 0, "empty {c:?} in {op:?}"),
-            Component::Insert(s) => assert!(!s.is_empty(), "empty insert in {op:?}"),
-        }
-        base += c.base_len();
-        target += c.target_len();
-        if i > 0 {
-            let prev = &comps[i - 1];
-            assert!(
-                std::mem::discriminant(prev) != std::mem::discriminant(c),
-                "adjacent components of one kind at {i} in {op:?}"
-            );
-            assert!(
-                !matches!((prev, c), (Component::Delete(_), Component::Insert(_))),
-                "delete before insert at {i} in {op:?}"
-            );
-        }
-    }
-    assert_eq!(op.base_len(), base, "cached base_len of {op:?}");
-    assert_eq!(op.target_len(), target, "cached target_len of {op:?}");
-    assert_eq!(
-        op.is_noop(),
-        comps.iter().all(|c| matches!(c, Component::Retain(_))),
-        "is_noop of {op:?}"
-    );
-    let again = Operation::from_components(comps.iter().cloned());
-    assert_eq!(&again, op, "canonical form is not idempotent");
-    assert_eq!(again.into_components(), comps, "into_components");
-}
-
-/// Reference `apply` over raw (possibly non-canonical) components: walks them one by one over
-/// the document's chars. `None` when they do not span exactly the whole document.
-pub fn naive_apply(doc: &[char], comps: &[Component]) -> Option<String> {
-    let mut out = String::new();
-    let mut i = 0usize;
-    for c in comps {
-        match c {
-            Component::Retain(n) => {
-                let end = i.checked_add(*n).filter(|&e| e <= doc.len())?;
-                out.extend(&doc[i..end]);
-                i = end;
-            }
-            Component::Insert(s) => out.push_str(s),
-            Component::Delete(n) => {
-                i = i.checked_add(*n).filter(|&e| e <= doc.len())?;
-            }
-        }
-    }
-    (i == doc.len()).then_some(out)
-}
-
-/// Number of chars (code points) in `s`.
-pub fn chars(s: &str) -> usize {
-    s.chars().count()
 }

@@ -60,12 +60,12 @@ fn ropes(c: &mut Criterion) {
             ("crop", run_crop(&trace).to_string()),
             (
                 "Document",
-                run_document(Document::from_text(&trace.start), &ops).to_string(),
+                run_document(Document::from_text(&trace.start_content), &ops).to_string(),
             ),
         ] {
-            assert_eq!(text, trace.end, "{rope} on {name}");
+            assert_eq!(text, trace.end_content, "{rope} on {name}");
         }
-        let start = Document::from_text(&trace.start);
+        let start = Document::from_text(&trace.start_content);
         let mut g = c.benchmark_group(format!("ropes/{name}"));
         slow_group(&mut g, 2);
         g.throughput(Throughput::Elements(trace.patches.len() as u64));
@@ -95,7 +95,7 @@ fn apply(c: &mut Criterion) {
     let sampled: usize = windows.iter().map(|w| w.len).sum();
     check_windows(&windows, &ot_ops, &otrs_ops);
     let prefix = 10_000;
-    let start = Document::from_text(&trace.start);
+    let start = Document::from_text(&trace.start_content);
 
     let mut g = c.benchmark_group(format!("apply/{}", trace.name));
     slow_group(&mut g, 5);
@@ -132,7 +132,7 @@ fn apply(c: &mut Criterion) {
     });
     g.bench_function("operational-transform apply, first 10k", |b| {
         b.iter_batched(
-            || trace.start.clone(),
+            || trace.start_content.clone(),
             |text| run_otrs_apply(text, black_box(&otrs_ops[..prefix])),
             BatchSize::LargeInput,
         )

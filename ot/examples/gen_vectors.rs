@@ -6,12 +6,13 @@
 //!
 //! The output is deterministic: hand-picked cases (whose expected results are written out here
 //! and asserted against the implementation before anything is printed) followed by cases drawn
-//! from a fixed-seed SplitMix64 generator, whose results are computed by this crate. Documents
-//! and inserts mix ASCII with combining marks, CJK and astral-plane emoji, because every
-//! position counts code points. The schema is described in `ot/testdata/README.md`;
+//! from a fixed-seed SplitMix64 generator (`ot::testkit::SplitMix64`), whose results are
+//! computed by this crate. Documents and inserts mix ASCII with combining marks, CJK and
+//! astral-plane emoji, because every position counts code points. The schema is described in `ot/testdata/README.md`;
 //! `cargo test -p ot --test vectors` checks the committed file against the implementation and
 //! that it is what this program prints.
 
+use ot::testkit::{char_len, SplitMix64};
 use ot::{transform, transform_index, Bias, Operation, Side};
 use serde_json::Value;
 
@@ -391,103 +392,87 @@ fn hand_picked(v: &mut Vectors) {
     }
 }
 
-/// SplitMix64: a tiny PRNG, so the file does not depend on any crate's random streams.
-struct SplitMix64(u64);
+/// `min..=max` chars from a small pool (ASCII, combining marks, CJK, astral emoji, ZWJ,
+/// regional indicators).
+fn random_text(rng: &mut SplitMix64, min: usize, max: usize) -> String {
+    const POOL: &[char] = &[
+        'a',
+        'b',
+        'c',
+        'x',
+        ' ',
+        'é',
+        '\u{301}',
+        '\u{308}',
+        '中',
+        '文',
+        '字',
+        '😀',
+        '👍',
+        '\u{1F3FD}',
+        '𝄞',
+        '\u{200D}',
+        '🇫',
+        '🇷',
+    ];
+    let n = min + rng.below(max - min + 1);
+    (0..n).map(|_| POOL[rng.below(POOL.len())]).collect()
+}
 
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn text(&mut self, min: usize, max: usize) -> String {
-        const POOL: &[char] = &[
-            'a',
-            'b',
-            'c',
-            'x',
-            ' ',
-            'é',
-            '\u{301}',
-            '\u{308}',
-            '中',
-            '文',
-            '字',
-            '😀',
-            '👍',
-            '\u{1F3FD}',
-            '𝄞',
-            '\u{200D}',
-            '🇫',
-            '🇷',
-        ];
-        let n = min + self.below(max - min + 1);
-        (0..n).map(|_| POOL[self.below(POOL.len())]).collect()
-    }
-
-    /// A random operation on a document of `len` chars.
-    fn op(&mut self, len: usize) -> Operation {
-        let mut o = Operation::new();
-        let mut left = len;
-        for _ in 0..1 + self.below(4) {
-            match self.below(3) {
-                0 => {
-                    let k = self.below(left + 1);
-                    o.retain(k);
-                    left -= k;
-                }
-                1 => {
-                    let k = self.below(left.min(3) + 1);
-                    o.delete(k);
-                    left -= k;
-                }
-                _ => {
-                    o.insert(&self.text(1, 3));
-                }
+/// A random operation on a document of `len` chars.
+fn random_op(rng: &mut SplitMix64, len: usize) -> Operation {
+    let mut o = Operation::new();
+    let mut left = len;
+    for _ in 0..1 + rng.below(4) {
+        match rng.below(3) {
+            0 => {
+                let k = rng.below(left + 1);
+                o.retain(k);
+                left -= k;
+            }
+            1 => {
+                let k = rng.below(left.min(3) + 1);
+                o.delete(k);
+                left -= k;
+            }
+            _ => {
+                o.insert(&random_text(rng, 1, 3));
             }
         }
-        o.retain(left);
-        o
     }
+    o.retain(left);
+    o
 }
 
 /// Seeded random cases; their results are whatever the implementation computes (the laws are
 /// re-checked by the vectors test).
 fn random(v: &mut Vectors, rng: &mut SplitMix64) {
-    let len = |s: &str| s.chars().count();
     for i in 0..RANDOM_CASES {
-        let doc = rng.text(0, 10);
-        let o = rng.op(len(&doc));
+        let doc = random_text(rng, 0, 10);
+        let o = random_op(rng, char_len(&doc));
         v.apply(&format!("random {i}"), &doc, &o);
     }
     for i in 0..RANDOM_CASES {
-        let doc = rng.text(1, 10);
-        let a = rng.op(len(&doc));
-        let b = rng.op(a.target_len());
+        let doc = random_text(rng, 1, 10);
+        let a = random_op(rng, char_len(&doc));
+        let b = random_op(rng, a.target_len());
         v.compose(&format!("random {i}"), &doc, &a, &b);
     }
     for i in 0..RANDOM_CASES {
-        let doc = rng.text(1, 10);
-        let a = rng.op(len(&doc));
-        let b = rng.op(len(&doc));
+        let doc = random_text(rng, 1, 10);
+        let a = random_op(rng, char_len(&doc));
+        let b = random_op(rng, char_len(&doc));
         v.transform(&format!("random {i}"), &doc, &a, &b);
     }
     for i in 0..RANDOM_CASES {
-        let doc = rng.text(1, 10);
-        let o = rng.op(len(&doc));
-        let index = rng.below(len(&doc) + 1);
+        let doc = random_text(rng, 1, 10);
+        let o = random_op(rng, char_len(&doc));
+        let index = rng.below(char_len(&doc) + 1);
         v.index(&format!("random {i}"), &doc, &o, index);
     }
     for i in 0..RANDOM_CASES {
-        let doc = rng.text(1, 10);
-        let o = rng.op(len(&doc));
+        let doc = random_text(rng, 1, 10);
+        let o = random_op(rng, char_len(&doc));
         v.invert(&format!("random {i}"), &doc, &o);
     }
 }

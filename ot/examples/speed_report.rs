@@ -116,12 +116,12 @@ fn main() {
     let sampled: usize = windows.iter().map(|w| w.len).sum();
     let prefix = 10_000;
     let (pairs_ot, pairs_otrs) = build_transform_pairs(&trace);
-    let start = Document::from_text(&trace.start);
+    let start = Document::from_text(&trace.start_content);
 
     println!(
         "trace {}: {n} edits, final document {} chars; medians of interleaved runs",
         trace.name,
-        trace.end.chars().count()
+        trace.end_content.chars().count()
     );
     let mut t = Table::default();
 
@@ -168,7 +168,7 @@ fn main() {
             &mut || timed(|| start.clone(), |d| run_document(d, &ot_ops[..prefix])),
             &mut || {
                 timed(
-                    || trace.start.clone(),
+                    || trace.start_content.clone(),
                     |s| run_otrs_apply(s, &otrs_ops[..prefix]),
                 )
             },
@@ -177,7 +177,10 @@ fn main() {
     t.add("ot Document::apply, first 10k", prefix, ours);
     t.add("operational-transform apply, first 10k", prefix, theirs);
     if full {
-        let theirs = timed(|| trace.start.clone(), |s| run_otrs_apply(s, &otrs_ops));
+        let theirs = timed(
+            || trace.start_content.clone(),
+            |s| run_otrs_apply(s, &otrs_ops),
+        );
         t.add("operational-transform apply, whole trace", n, theirs);
     }
 

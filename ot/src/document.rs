@@ -23,37 +23,10 @@
 
 use jumprope::JumpRope;
 
+use crate::checked::CheckedOp;
 use crate::error::OtError;
 use crate::operation::{Component, Operation};
-use crate::text::{char_len, split_at_char};
-use crate::wire::CheckedOp;
-
-/// Text that a checked delete can be verified against.
-pub trait TextSource {
-    /// Length in chars.
-    fn char_len(&self) -> usize;
-    /// `len` chars starting at char `start` (the caller keeps the range in bounds).
-    fn slice_chars(&self, start: usize, len: usize) -> String;
-}
-
-impl TextSource for str {
-    fn char_len(&self) -> usize {
-        char_len(self)
-    }
-    fn slice_chars(&self, start: usize, len: usize) -> String {
-        let tail = split_at_char(self, start).1;
-        split_at_char(tail, len).0.to_owned()
-    }
-}
-
-impl TextSource for String {
-    fn char_len(&self) -> usize {
-        char_len(self)
-    }
-    fn slice_chars(&self, start: usize, len: usize) -> String {
-        self.as_str().slice_chars(start, len)
-    }
-}
+use crate::text::{char_len, TextSource};
 
 /// A plain-text document held in a rope.
 ///

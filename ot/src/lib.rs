@@ -6,11 +6,28 @@
 //!
 //! - [`Operation::apply`] (on a `&str`) and [`Document::apply`] (on a rope, O(components · log n));
 //! - [`Operation::compose`] and [`Operation::compose_all`] (balanced, for long histories);
-//! - [`transform`] with an explicit tie-break [`Side`], and [`transform_through`] for catching an
+//! - [`transform()`] with an explicit tie-break [`Side`], and [`transform_through`] for catching an
 //!   operation up with a history;
 //! - [`Operation::invert`] (undo);
 //! - [`transform_index`] / [`transform_selection`] for cursors;
-//! - the JSON wire format ([`CheckedOp`], serde impls): `[5, "abc", -3, 7]`.
+//! - the JSON wire format ([`Operation::from_json`], [`CheckedOp::from_json`], serde impls):
+//!   `[5, "abc", -3, 7]`, with checked deletes (`{"d": "text"}`) verified by
+//!   [`CheckedOp::verify`] or [`Document::apply_checked`];
+//! - with the `testkit` feature, `ot::testkit`: the helpers shared by the tests of this crate and of
+//!   the crates built on it.
+//!
+//! # Modules
+//! Each module uses only the modules listed before it, so there are no import cycles:
+//! - `error`: the typed errors ([`OtError`], [`WireError`], [`ComponentError`]);
+//! - `text`: code-point counting and slicing, and [`TextSource`];
+//! - `operation`: [`Operation`] and [`Component`]: building, canonical form, apply, compose,
+//!   invert;
+//! - `transform`: [`transform()`], [`transform_through`], cursors;
+//! - `checked`: checked deletes ([`CheckedOp`], [`DeleteCheck`]) and their verification;
+//! - `wire`: the JSON wire format;
+//! - `document`: [`Document`], the rope-backed text;
+//! - `testkit` (feature `testkit`): canonical-form check, proptest generators, reference models,
+//!   editing-trace loading.
 //!
 //! # Laws
 //! For a document `s` and operations `a`, `b` applicable to it (all checked by the property
@@ -40,6 +57,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod checked;
 mod document;
 mod error;
 mod operation;
@@ -47,10 +65,14 @@ mod text;
 mod transform;
 mod wire;
 
-pub use document::{Document, TextSource};
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use checked::{CheckedOp, DeleteCheck};
+pub use document::Document;
 pub use error::{ComponentError, OtError, WireError};
 pub use operation::{Component, InsertText, Operation};
+pub use text::TextSource;
 pub use transform::{
     transform, transform_index, transform_selection, transform_through, Bias, Selection, Side,
 };
-pub use wire::{CheckedOp, DeleteCheck};

@@ -1,5 +1,34 @@
-//! Char (code point) counting and slicing on `&str`, the one place that converts between the
-//! crate's code-point positions and Rust's UTF-8 byte offsets.
+//! Char (code point) counting and slicing: the one place that converts between the crate's
+//! code-point positions and Rust's UTF-8 byte offsets, and [`TextSource`], the read-only view
+//! of a text by code point that a checked delete is verified against (a `&str` here, the rope
+//! of [`crate::Document`] there).
+
+/// Text that a checked delete can be verified against.
+pub trait TextSource {
+    /// Length in chars.
+    fn char_len(&self) -> usize;
+    /// `len` chars starting at char `start` (the caller keeps the range in bounds).
+    fn slice_chars(&self, start: usize, len: usize) -> String;
+}
+
+impl TextSource for str {
+    fn char_len(&self) -> usize {
+        char_len(self)
+    }
+    fn slice_chars(&self, start: usize, len: usize) -> String {
+        let tail = split_at_char(self, start).1;
+        split_at_char(tail, len).0.to_owned()
+    }
+}
+
+impl TextSource for String {
+    fn char_len(&self) -> usize {
+        char_len(self)
+    }
+    fn slice_chars(&self, start: usize, len: usize) -> String {
+        self.as_str().slice_chars(start, len)
+    }
+}
 
 /// Number of Unicode scalar values in `s`.
 pub(crate) fn char_len(s: &str) -> usize {
@@ -40,5 +69,7 @@ mod tests {
         assert_eq!(split_at_char(s, 9), (s, ""));
         assert_eq!(prefix_chars(s, 3), ("a😀é", 3));
         assert_eq!(prefix_chars("abc", 9), ("abc", 3));
+        assert_eq!(s.slice_chars(1, 2), "😀é");
+        assert_eq!(TextSource::char_len(s), 4);
     }
 }

@@ -295,9 +295,9 @@ pub fn transform_index(index: usize, op: &Operation, bias: Bias) -> usize {
             break;
         }
         match c {
-            crate::Component::Retain(n) => base_pos += n,
-            crate::Component::Insert(s) => new_index += char_len(s),
-            crate::Component::Delete(n) => {
+            Component::Retain(n) => base_pos += n,
+            Component::Insert(s) => new_index += char_len(s),
+            Component::Delete(n) => {
                 new_index -= (*n).min(index - base_pos);
                 base_pos += n;
             }

@@ -20,34 +20,10 @@ use serde::ser::{Error as _, SerializeSeq};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::document::TextSource;
-use crate::error::{ComponentError, OtError, WireError};
+use crate::checked::{CheckedOp, DeleteCheck};
+use crate::error::{ComponentError, WireError};
 use crate::operation::{Component, Operation};
 use crate::text::char_len;
-
-/// A delete whose text the client stated (`{"d": "text"}`), to be verified against the document.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct DeleteCheck {
-    /// Index of the component in the wire array.
-    pub index: usize,
-    /// Position (in chars) in the operation's base document where the delete starts.
-    pub position: usize,
-    /// The text the client says is there.
-    pub text: String,
-}
-
-/// An operation read from the wire together with the deleted text it promised, if any.
-///
-/// Apply it with [`crate::Document::apply_checked`] or verify it with
-/// [`CheckedOp::verify`] against the document at the operation's base before using `op`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct CheckedOp {
-    /// The operation (canonical; its trailing retain may still be missing — see
-    /// [`Operation::fit_to`]).
-    pub op: Operation,
-    /// Deletes to verify, in order of position.
-    pub checks: Vec<DeleteCheck>,
-}
 
 impl CheckedOp {
     /// Parses the wire format from JSON text.
@@ -131,30 +107,6 @@ impl CheckedOp {
         }
         Ok(CheckedOp { op, checks })
     }
-
-    /// Verifies every checked delete against `base`, the document the operation applies to.
-    pub fn verify<T: TextSource + ?Sized>(&self, base: &T) -> Result<(), OtError> {
-        for check in &self.checks {
-            let len = char_len(&check.text);
-            if check.position + len > base.char_len() {
-                return Err(OtError::RangeOutOfBounds {
-                    start: check.position,
-                    len,
-                    doc_len: base.char_len(),
-                });
-            }
-            let found = base.slice_chars(check.position, len);
-            if found != check.text {
-                return Err(OtError::DeleteMismatch {
-                    index: check.index,
-                    position: check.position,
-                    expected: check.text.clone(),
-                    found,
-                });
-            }
-        }
-        Ok(())
-    }
 }
 
 /// The longest base document an operation read from the wire may span. Keeps every length and
@@ -186,8 +138,7 @@ impl Operation {
     /// Parses the wire format, refusing checked deletes (`{"d": "text"}`), whose check would
     /// otherwise be silently dropped: use [`CheckedOp::from_json`] to accept those.
     pub fn from_json(text: &str) -> Result<Operation, WireError> {
-        let parsed = CheckedOp::from_json(text)?;
-        parsed.into_unchecked()
+        into_unchecked(CheckedOp::from_json(text)?)
     }
 
     /// The wire form as a JSON string, e.g. `[5,"abc",-3,7]`.
@@ -196,15 +147,15 @@ impl Operation {
     }
 }
 
-impl CheckedOp {
-    fn into_unchecked(self) -> Result<Operation, WireError> {
-        match self.checks.first() {
-            None => Ok(self.op),
-            Some(check) => Err(WireError::Component {
-                index: check.index,
-                reason: ComponentError::UncheckedContext,
-            }),
-        }
+/// The operation of `parsed`, refusing it if it has checked deletes: where there is no document
+/// to verify them against, dropping them would accept a delete of text the client never saw.
+fn into_unchecked(parsed: CheckedOp) -> Result<Operation, WireError> {
+    match parsed.checks.first() {
+        None => Ok(parsed.op),
+        Some(check) => Err(WireError::Component {
+            index: check.index,
+            reason: ComponentError::UncheckedContext,
+        }),
     }
 }
 
@@ -235,6 +186,6 @@ impl<'de> Deserialize<'de> for CheckedOp {
 impl<'de> Deserialize<'de> for Operation {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let parsed = CheckedOp::deserialize(deserializer)?;
-        parsed.into_unchecked().map_err(D::Error::custom)
+        into_unchecked(parsed).map_err(D::Error::custom)
     }
 }

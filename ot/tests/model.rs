@@ -2,9 +2,7 @@
 //! directly) over long random edit sequences with Unicode text, so that the rope's internal
 //! nodes split, merge and are edited across their boundaries.
 
-mod common;
-
-use common::*;
+use ot::testkit::*;
 use ot::{CheckedOp, Document, Operation, TextSource};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -241,7 +239,7 @@ fn typing_at_a_caret() {
 }
 
 proptest! {
-    #![proptest_config(config(concat!(
+    #![proptest_config(proptest_config(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/proptest-regressions/model.txt"
     )))]

@@ -4,9 +4,7 @@
 //! Failing cases are persisted to `ot/proptest-regressions/properties.txt` (committed) and
 //! replayed first on every run; each bug found also has an explicit `#[test]` at the bottom.
 
-mod common;
-
-use common::*;
+use ot::testkit::*;
 use ot::{
     transform, transform_index, transform_selection, transform_through, Bias, CheckedOp, Component,
     ComponentError, Document, Operation, OtError, Selection, Side, WireError,
@@ -24,7 +22,7 @@ fn apply(doc: &str, op: &Operation) -> String {
 }
 
 proptest! {
-    #![proptest_config(config(concat!(
+    #![proptest_config(proptest_config(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/proptest-regressions/properties.txt"
     )))]

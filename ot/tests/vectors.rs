@@ -2,20 +2,27 @@
 //! `ot/testdata/README.md`) against the implementation, re-checks the laws each case
 //! illustrates, and checks that the file is exactly what `gen_vectors` prints.
 
-mod common;
+use std::path::PathBuf;
 
+use ot::testkit::model_transform_index;
 use ot::{transform, transform_index, Bias, Document, Operation, Side};
 use serde_json::Value;
 
 // The generator itself, so the committed file can be compared with its output.
 #[allow(dead_code)]
 #[path = "../examples/gen_vectors.rs"]
+#[allow(unreachable_pub)] // `pub` for the example binary that also includes this file
 mod gen_vectors;
 
 const SECTIONS: [&str; 5] = ["apply", "compose", "transform", "transform_index", "invert"];
 
+/// `ot/testdata/vectors.json`.
+fn vectors_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/vectors.json")
+}
+
 fn read_file() -> String {
-    let path = common::vectors_path();
+    let path = vectors_path();
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
             "{}: {e} (generate it with `cargo run -p ot --example gen_vectors > ot/testdata/vectors.json`)",
@@ -139,7 +146,7 @@ fn transform_index_vectors() {
         assert_eq!(transform_index(index, &o, bias), expected, "{case}");
         assert_eq!(
             expected,
-            common::model_transform_index(index, &o, bias),
+            model_transform_index(index, &o, bias),
             "{case}: disagrees with the reference model"
         );
     }

@@ -108,8 +108,3 @@ impl TestServer {
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
-
-/// The shared editing traces, `../shared/traces` beside the repository.
-pub fn traces_dir() -> PathBuf {
-    repo_root().join("../shared/traces")
-}

@@ -2,9 +2,7 @@
 //! concurrent ot.js-style editors converging, catch-up with the `version` header (also while
 //! ops keep arriving), a subscriber that lags far behind, resubmission dedup across a restart,
 //! a real editing trace replayed by two editors, and idle document unloading.
-use std::fs::File;
 use std::future::Future;
-use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,7 +11,7 @@ use crate::common::history::{all_ops, get_doc, replay};
 use crate::common::ot_client::OtClient;
 use crate::common::stomp::{body_json, Incoming};
 use crate::common::{StompClient, TestServer};
-use flate2::read::GzDecoder;
+use ot::testkit::trace::{self, Trace};
 use ot::Operation;
 use otterdoc::stomp::{Command, StompFrame};
 use rand::rngs::StdRng;
@@ -711,50 +709,21 @@ async fn a_resubmitted_op_is_applied_once_even_after_a_restart() {
     .await;
 }
 
-struct Trace {
-    end: String,
-    /// (position, deleted chars, inserted text), positions in code points.
-    patches: Vec<(usize, usize, String)>,
-}
-
 fn load_trace(name: &str) -> Trace {
-    let path = crate::common::traces_dir().join("sequential").join(name);
-    let file = File::open(&path).unwrap_or_else(|e| {
-        panic!(
-            "editing trace {} is missing ({e}); it is expected at ../shared/traces/sequential \
-             relative to the repository root",
-            path.display()
-        )
+    let trace = trace::load_named(name).unwrap_or_else(|e| {
+        panic!("{e} (the editing traces are expected at ../shared/traces/sequential relative to the repository root)")
     });
-    let mut text = String::new();
-    GzDecoder::new(file)
-        .read_to_string(&mut text)
-        .unwrap_or_else(|e| panic!("{name}: gunzip: {e}"));
-    let value: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
     assert_eq!(
-        value["startContent"], "",
+        trace.start_content, "",
         "{name}: the replay starts from an empty document"
     );
-    let mut patches = Vec::new();
-    for txn in value["txns"].as_array().expect("txns") {
-        for p in txn["patches"].as_array().expect("patches") {
-            patches.push((
-                p[0].as_u64().expect("position") as usize,
-                p[1].as_u64().expect("delete count") as usize,
-                p[2].as_str().expect("insert text").to_owned(),
-            ));
-        }
-    }
-    Trace {
-        end: value["endContent"].as_str().expect("endContent").to_owned(),
-        patches,
-    }
+    trace
 }
 
 #[tokio::test]
 async fn two_editors_replay_a_real_trace_in_turns() {
     bounded(async {
-        let trace = load_trace("sveltecomponent.json.gz");
+        let trace = load_trace("sveltecomponent");
         assert!(trace.patches.len() > 10_000);
         let server = TestServer::start().await;
         let doc = "svelte";
@@ -765,8 +734,8 @@ async fn two_editors_replay_a_real_trace_in_turns() {
         const BLOCK: usize = 200;
         for (i, block) in trace.patches.chunks(BLOCK).enumerate() {
             let (me, other) = if i % 2 == 0 { (0, 1) } else { (1, 0) };
-            for (pos, del, ins) in block {
-                editors[me].splice(*pos, *del, ins).await;
+            for p in block {
+                editors[me].splice(p.pos, p.del, &p.insert).await;
             }
             editors[me].wait_idle().await;
             let version = editors[me].version();
@@ -780,17 +749,17 @@ async fn two_editors_replay_a_real_trace_in_turns() {
         }
         let (version, content) = get_doc(server.addr, doc).await;
         assert!(
-            content == trace.end,
+            content == trace.end_content,
             "the server's content is not the trace's endContent"
         );
         for e in &editors {
             assert_eq!(e.version(), version);
             assert!(
-                e.content() == trace.end,
+                e.content() == trace.end_content,
                 "an editor's content is not endContent"
             );
         }
-        assert!(replay(&all_ops(server.addr, doc, None).await).last() == Some(&trace.end));
+        assert!(replay(&all_ops(server.addr, doc, None).await).last() == Some(&trace.end_content));
         eprintln!("{} patches in {version} ops", trace.patches.len());
     })
     .await;

@@ -1,93 +1,39 @@
-//! Shared by `benches/trace.rs` and `examples/speed_report.rs`: loading the sequential editing
-//! traces in `shared/traces/sequential` and turning them into the inputs of each benchmark
-//! (raw rope edits, `ot::Operation`s, `operational_transform::OperationSeq`s, concurrent pairs).
+//! Shared by `benches/trace.rs` and `examples/speed_report.rs`: turning the sequential editing
+//! traces in `shared/traces/sequential` (loaded by `ot::testkit::trace`) into the inputs of each
+//! benchmark (raw rope edits, `ot::Operation`s, `operational_transform::OperationSeq`s,
+//! concurrent pairs).
 //!
 //! Every "run" function here is what gets timed; every "build" function is setup done outside
 //! the timed region. Each run function returns something derived from its result so the
 //! optimiser cannot drop the work, and the callers check results against the trace's
 //! `endContent` once, before timing.
+// Included by a bench and an example binary, which export nothing: `pub` means "shared".
+#![allow(unreachable_pub)]
 
-use std::io::Read;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use jumprope::JumpRope;
 use operational_transform::OperationSeq;
+use ot::testkit::trace::Trace;
 use ot::{Document, Operation, Side};
 
 /// The trace that the speed targets are stated on.
 pub const MAIN_TRACE: &str = "automerge-paper";
 
-/// One editor change: at code point `pos`, delete `del` code points, then insert `ins`.
-pub struct Patch {
-    pub pos: usize,
-    pub del: usize,
-    pub ins: String,
-}
-
-/// A sequential editing trace.
-pub struct Trace {
-    pub name: String,
-    pub start: String,
-    pub end: String,
-    pub patches: Vec<Patch>,
-    /// True when no text in the trace is outside the Basic Multilingual Plane, so code-point
-    /// offsets equal UTF-16 offsets (which is what crop's `utf16-metric` converts from).
-    pub bmp_only: bool,
-}
-
-/// `shared/traces/sequential`, next to the workspace (or `$OT_TRACE_DIR` when set).
-pub fn trace_dir() -> PathBuf {
-    match std::env::var_os("OT_TRACE_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/traces/sequential"),
-    }
-}
-
-/// Loads `<name>.json.gz` from [`trace_dir`].
+/// Loads `<name>.json.gz` from the traces directory (panics if it cannot).
 pub fn load(name: &str) -> Trace {
-    let path = trace_dir().join(format!("{name}.json.gz"));
-    let file = std::fs::File::open(&path)
-        .unwrap_or_else(|e| panic!("cannot open trace {}: {e}", path.display()));
-    let mut json = String::new();
-    flate2::read::GzDecoder::new(file)
-        .read_to_string(&mut json)
-        .unwrap_or_else(|e| panic!("cannot gunzip {}: {e}", path.display()));
-    let v: serde_json::Value = serde_json::from_str(&json).expect("trace is not JSON");
-    let text = |key: &str| v[key].as_str().expect("trace text field").to_owned();
-    let mut patches = Vec::new();
-    for txn in v["txns"].as_array().expect("txns") {
-        for p in txn["patches"].as_array().expect("patches") {
-            let num = |i: usize| p[i].as_u64().expect("patch number") as usize;
-            patches.push(Patch {
-                pos: num(0),
-                del: num(1),
-                ins: p[2].as_str().expect("patch text").to_owned(),
-            });
-        }
-    }
-    let start = text("startContent");
-    let bmp_only = std::iter::once(start.as_str())
-        .chain(patches.iter().map(|p| p.ins.as_str()))
-        .all(|s| s.chars().all(|c| (c as u32) <= 0xFFFF));
-    Trace {
-        name: name.to_owned(),
-        start,
-        end: text("endContent"),
-        patches,
-        bmp_only,
-    }
+    ot::testkit::trace::load_named(name).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Document length (in code points) before each patch.
 pub fn doc_lens(trace: &Trace) -> Vec<usize> {
-    let mut len = trace.start.chars().count();
+    let mut len = trace.start_content.chars().count();
     trace
         .patches
         .iter()
         .map(|p| {
             let before = len;
-            len = len - p.del + p.ins.chars().count();
+            len = len - p.del + p.insert.chars().count();
             before
         })
         .collect()
@@ -95,12 +41,7 @@ pub fn doc_lens(trace: &Trace) -> Vec<usize> {
 
 /// One `ot::Operation::splice` per patch.
 pub fn build_ot_ops(trace: &Trace) -> Vec<Operation> {
-    trace
-        .patches
-        .iter()
-        .zip(doc_lens(trace))
-        .map(|(p, len)| Operation::splice(len, p.pos, p.del, &p.ins).expect("patch fits"))
-        .collect()
+    trace.operations().unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// `operational_transform`'s equivalent of [`ot::Operation::splice`].
@@ -119,33 +60,33 @@ pub fn build_otrs_ops(trace: &Trace) -> Vec<OperationSeq> {
         .patches
         .iter()
         .zip(doc_lens(trace))
-        .map(|(p, len)| otrs_splice(len, p.pos, p.del, &p.ins))
+        .map(|(p, len)| otrs_splice(len, p.pos, p.del, &p.insert))
         .collect()
 }
 
 // ---- raw rope edits -------------------------------------------------------------------------
 
 pub fn run_jumprope(trace: &Trace) -> JumpRope {
-    let mut rope = JumpRope::from(trace.start.as_str());
+    let mut rope = JumpRope::from(trace.start_content.as_str());
     for p in &trace.patches {
         if p.del > 0 {
             rope.remove(p.pos..p.pos + p.del);
         }
-        if !p.ins.is_empty() {
-            rope.insert(p.pos, &p.ins);
+        if !p.insert.is_empty() {
+            rope.insert(p.pos, &p.insert);
         }
     }
     rope
 }
 
 pub fn run_ropey(trace: &Trace) -> ropey::Rope {
-    let mut rope = ropey::Rope::from_str(&trace.start);
+    let mut rope = ropey::Rope::from_str(&trace.start_content);
     for p in &trace.patches {
         if p.del > 0 {
             rope.remove(p.pos..p.pos + p.del);
         }
-        if !p.ins.is_empty() {
-            rope.insert(p.pos, &p.ins);
+        if !p.insert.is_empty() {
+            rope.insert(p.pos, &p.insert);
         }
     }
     rope
@@ -155,16 +96,16 @@ pub fn run_ropey(trace: &Trace) -> ropey::Rope {
 /// crop's UTF-16 metric (exact here because the traces have no astral characters, checked by
 /// [`Trace::bmp_only`]).
 pub fn run_crop(trace: &Trace) -> crop::Rope {
-    assert!(trace.bmp_only, "crop conversion needs a BMP-only trace");
-    let mut rope = crop::Rope::from(trace.start.as_str());
+    assert!(trace.bmp_only(), "crop conversion needs a BMP-only trace");
+    let mut rope = crop::Rope::from(trace.start_content.as_str());
     for p in &trace.patches {
         let start = rope.byte_of_utf16_code_unit(p.pos);
         if p.del > 0 {
             let end = rope.byte_of_utf16_code_unit(p.pos + p.del);
             rope.delete(start..end);
         }
-        if !p.ins.is_empty() {
-            rope.insert(start, &p.ins);
+        if !p.insert.is_empty() {
+            rope.insert(start, &p.insert);
         }
     }
     rope
@@ -205,7 +146,7 @@ pub fn build_windows(trace: &Trace, count: usize, len: usize) -> Vec<Window> {
     let firsts: Vec<usize> = (0..count)
         .map(|i| i * (n - len) / (count - 1).max(1))
         .collect();
-    let mut rope = JumpRope::from(trace.start.as_str());
+    let mut rope = JumpRope::from(trace.start_content.as_str());
     let mut windows = Vec::with_capacity(count);
     let mut next = 0;
     for (i, p) in trace.patches.iter().enumerate() {
@@ -220,7 +161,7 @@ pub fn build_windows(trace: &Trace, count: usize, len: usize) -> Vec<Window> {
         if p.del > 0 {
             rope.remove(p.pos..p.pos + p.del);
         }
-        rope.insert(p.pos, &p.ins);
+        rope.insert(p.pos, &p.insert);
     }
     windows
 }
@@ -277,11 +218,11 @@ pub fn build_transform_pairs(
             (0, "x")
         };
         ours.push((
-            Operation::splice(len, p.pos, p.del, &p.ins).expect("patch fits"),
+            Operation::splice(len, p.pos, p.del, &p.insert).expect("patch fits"),
             Operation::splice(len, q, del, ins).expect("synthetic edit fits"),
         ));
         theirs.push((
-            otrs_splice(len, p.pos, p.del, &p.ins),
+            otrs_splice(len, p.pos, p.del, &p.insert),
             otrs_splice(len, q, del, ins),
         ));
     }
@@ -366,24 +307,28 @@ pub fn check_windows(windows: &[Window], ot_ops: &[Operation], otrs_ops: &[Opera
 
 /// Runs every pipeline once and checks it reproduces the trace's end text (panics if not).
 pub fn check(trace: &Trace, ot_ops: &[Operation], otrs_ops: &[OperationSeq]) {
-    assert_eq!(run_jumprope(trace).to_string(), trace.end, "jumprope");
-    assert_eq!(run_ropey(trace).to_string(), trace.end, "ropey");
-    assert_eq!(run_crop(trace).to_string(), trace.end, "crop");
     assert_eq!(
-        run_document(Document::from_text(&trace.start), ot_ops).to_string(),
-        trace.end,
+        run_jumprope(trace).to_string(),
+        trace.end_content,
+        "jumprope"
+    );
+    assert_eq!(run_ropey(trace).to_string(), trace.end_content, "ropey");
+    assert_eq!(run_crop(trace).to_string(), trace.end_content, "crop");
+    assert_eq!(
+        run_document(Document::from_text(&trace.start_content), ot_ops).to_string(),
+        trace.end_content,
         "Document"
     );
     let composed = run_compose_ot(ot_ops.to_vec());
     assert_eq!(
-        composed.apply(&trace.start).unwrap(),
-        trace.end,
+        composed.apply(&trace.start_content).unwrap(),
+        trace.end_content,
         "compose_all"
     );
     let composed = run_compose_otrs(otrs_ops.to_vec());
     assert_eq!(
-        composed.apply(&trace.start).unwrap(),
-        trace.end,
+        composed.apply(&trace.start_content).unwrap(),
+        trace.end_content,
         "otrs compose"
     );
 }
