@@ -799,3 +799,42 @@ fn docs_cross_references_point_at_existing_files_and_anchors() {
         }
     }
 }
+
+#[test]
+fn source_paths_named_in_the_docs_exist() {
+    // `src/...`, `tests/...` etc. in backticks: a moved file must take its mentions with it.
+    let roots = [
+        "src/", "tests/", "ot/", "fuzz/", "scripts/", "clients/", "bench/", "docs/",
+    ];
+    let mut files: Vec<(String, String)> =
+        DOCS.iter().map(|n| (format!("docs/{n}"), doc(n))).collect();
+    for extra in [
+        "README.md",
+        "fuzz/README.md",
+        "tests/interop/README.md",
+        "ot/testdata/README.md",
+    ] {
+        let text = std::fs::read_to_string(repo_root().join(extra)).unwrap();
+        files.push((extra.to_owned(), text));
+    }
+    let mut checked = 0;
+    for (name, text) in files {
+        for (i, quoted) in text.split('`').enumerate() {
+            let is_code = i % 2 == 1;
+            let looks_like_path = roots.iter().any(|r| quoted.starts_with(r))
+                && !quoted.contains(' ')
+                && !quoted.contains('<')
+                && !quoted.contains('*');
+            if !is_code || !looks_like_path {
+                continue;
+            }
+            checked += 1;
+            let path = quoted.split(['#', ':']).next().unwrap();
+            assert!(
+                repo_root().join(path).exists(),
+                "{name} names {quoted}, which does not exist"
+            );
+        }
+    }
+    assert!(checked >= 10, "only {checked} paths found in the docs");
+}

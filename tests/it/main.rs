@@ -4,13 +4,14 @@
 //!
 //! - `smoke`: a first end-to-end pass;
 //! - `stomp_codec`: property tests of the STOMP codec;
-//! - `stomp_protocol`: the STOMP session contract;
+//! - `stomp_protocol`: the STOMP session contract; `session_timing`: its timing rules, with
+//!   paused time over in-memory channels;
 //! - `collaboration`: editors converging, catch-up, lagging readers, idle unload;
 //! - `http_api`: every HTTP route and error;
 //! - `durability`: restarts, `kill -9`, SIGTERM, on-disk format, CLI environment;
 //! - `store_contract`: the `Store` contract, run against every implementation;
 //! - `interop`: a real `@stomp/stompjs` client;
-//! - `docs_contract`: `docs/` pinned to the code.
+//! - `docs_contract`: `docs/` pinned to the code; `layering`: the module layering of `src/`.
 
 // A test binary exports nothing: `pub` in its helper modules means "shared across modules".
 #![allow(unreachable_pub)]
@@ -23,6 +24,8 @@ mod docs_contract;
 mod durability;
 mod http_api;
 mod interop;
+mod layering;
+mod session_timing;
 mod smoke;
 mod stomp_codec;
 mod stomp_protocol;
