@@ -9,6 +9,7 @@
 //! - [`transform()`] with an explicit tie-break [`Side`], and [`transform_through`] for catching an
 //!   operation up with a history;
 //! - [`Operation::invert`] (undo);
+//! - [`ClientState`]: the editor side of the protocol (one op in flight, a buffer);
 //! - [`transform_index`] / [`transform_selection`] for cursors;
 //! - the JSON wire format ([`Operation::from_json`], [`CheckedOp::from_json`], serde impls):
 //!   `[5, "abc", -3, 7]`, with checked deletes (`{"d": "text"}`) verified by
@@ -58,6 +59,7 @@
 #![warn(missing_docs)]
 
 mod checked;
+mod client;
 mod document;
 mod error;
 mod operation;
@@ -69,6 +71,7 @@ mod wire;
 pub mod testkit;
 
 pub use checked::{CheckedOp, DeleteCheck};
+pub use client::{ClientError, ClientState};
 pub use document::Document;
 pub use error::{ComponentError, OtError, WireError};
 pub use operation::{Component, InsertText, Operation};

@@ -1,0 +1,48 @@
+//! The scenarios, one file each; every one drives the server as real clients do and returns a
+//! [`Report`](crate::report::Report) (plus the latency samples to plot).
+
+pub(crate) mod edit;
+pub(crate) mod fanout;
+pub(crate) mod history;
+pub(crate) mod idle;
+pub(crate) mod trace;
+
+use std::net::IpAddr;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::stats::Samples;
+
+/// What every scenario has to work with.
+pub(crate) struct Context {
+    pub(crate) server: crate::server::Server,
+    pub(crate) seed: u64,
+}
+
+/// A scenario's outcome: the report and the named latency samples behind it.
+pub(crate) struct Outcome {
+    pub(crate) report: crate::report::Report,
+    pub(crate) samples: Vec<(&'static str, Samples)>,
+}
+
+/// Connections per local address: loopback has about 28k ephemeral ports per address pair, so
+/// past this many the bench connects from the next 127.0.0.x.
+const PER_SOURCE: usize = 20_000;
+
+/// The local address the `n`-th connection of a run connects from (`None`: the default).
+pub(crate) fn source_address(n: usize) -> Option<IpAddr> {
+    let block = n / PER_SOURCE;
+    (block > 0).then(|| IpAddr::from([127, 0, 0, u8::try_from(block + 1).unwrap_or(254)]))
+}
+
+/// A progress bar on stderr (drawn only when stderr is a terminal).
+pub(crate) fn progress(total: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} {msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what.to_owned());
+    bar
+}
