@@ -46,8 +46,9 @@ pub mod limits {
     pub const MAX_CLIENT_ID_LEN: usize = 64;
     /// Most SENDs one STOMP transaction may hold; a client past it gets an ERROR.
     pub const MAX_TRANSACTION_FRAMES: usize = 1000;
-    /// Outbound items queued per connection; when full, producers wait (subscriptions then
-    /// fall behind and catch up from storage) instead of growing memory.
+    /// Outbound items (frames, or one commit's op messages) queued per connection. When full,
+    /// the session's answers wait and live subscriptions fall behind and catch up from
+    /// storage, instead of memory growing or the document waiting.
     pub const OUTBOUND_QUEUE: usize = 256;
     /// How long a closing connection keeps reading (and discarding) what the client still
     /// sends, so a RST cannot eat the last frames written (see `stomp::connection`).
@@ -60,9 +61,6 @@ pub mod limits {
     pub const MAILBOX: usize = 1024;
     /// Most commands one document task takes from its mailbox into one group commit.
     pub const MAX_BATCH: usize = 256;
-    /// Live-event buffer per document. A subscriber that falls further behind than this
-    /// catches up from storage instead of holding the document back.
-    pub const BROADCAST_CAPACITY: usize = 1024;
     /// Fewest and most recent ops a document task keeps in memory for transforming and
     /// duplicate detection (`--snapshot-interval` clamped to this range).
     pub const RECENT_OPS: (usize, usize) = (2 * MAX_BATCH, 4096);

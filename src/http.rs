@@ -2,12 +2,19 @@
 //! an op without a WebSocket, health, and the upgrade to the STOMP WebSocket at `/ws`. Every
 //! error is `{"error":{"code","message"}}` with the status [`status`] gives its code; the
 //! routes are listed in `docs/http.md`.
+//!
+//! [`Service`] answers each request: a WebSocket upgrade of `/ws` it performs itself (so the
+//! WebSocket gets buffers sized for many idle connections), everything else goes to the warp
+//! routes.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::net::SocketAddr;
 
 use bytes::Bytes;
-use warp::http::StatusCode;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use warp::filters::BoxedFilter;
+use warp::http::{header, HeaderValue, Method, Request, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
@@ -211,10 +218,8 @@ async fn recover(rejection: warp::Rejection) -> Result<Response, Infallible> {
     Ok(error(&Rejection::new(code, message)))
 }
 
-/// Every route of the server.
-pub fn routes(
-    app: App,
-) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
+/// Every route of the server but the WebSocket upgrade, which [`Service`] performs.
+pub fn routes(app: App) -> BoxedFilter<(Response,)> {
     let with_app = {
         let app = app.clone();
         warp::any().map(move || app.clone())
@@ -237,26 +242,15 @@ pub fn routes(
         .and(warp::post())
         .and(warp::body::content_length_limit(max_body))
         .and(warp::body::bytes())
-        .and(with_app.clone())
-        .then(|id, body, app| async move { respond(post_op(app, id, body).await) });
-    let max_message = app.config.max_ws_message_bytes();
-    let ws = warp::path!("ws")
-        .and(warp::ws())
-        .and(warp::header::optional::<String>("sec-websocket-protocol"))
         .and(with_app)
-        .map(move |ws: warp::ws::Ws, offered: Option<String>, app: App| {
-            let reply = ws.max_message_size(max_message).on_upgrade(move |socket| {
-                let (inbound, outbound) = crate::websocket::split(socket);
-                session::run(app, inbound, outbound)
-            });
-            match choose_subprotocol(offered.as_deref()) {
-                Some(protocol) => {
-                    warp::reply::with_header(reply, "sec-websocket-protocol", protocol)
-                        .into_response()
-                }
-                None => reply.into_response(),
-            }
-        });
+        .then(|id, body, app| async move { respond(post_op(app, id, body).await) });
+    // Reached only by requests to /ws that are not a WebSocket upgrade.
+    let not_upgrade = warp::path!("ws").map(|| {
+        error(&Rejection::new(
+            ErrorCode::BadRequest,
+            "/ws takes a WebSocket upgrade (GET with Connection: Upgrade, Upgrade: websocket, Sec-WebSocket-Version: 13 and a Sec-WebSocket-Key)",
+        ))
+    });
     healthz
         .or(get_doc)
         .unify()
@@ -264,10 +258,97 @@ pub fn routes(
         .unify()
         .or(post_op)
         .unify()
-        .or(ws)
+        .or(not_upgrade)
         .unify()
         .recover(recover)
         .unify()
+        .boxed()
+}
+
+/// Answers every HTTP request of the server.
+#[derive(Clone)]
+pub struct Service {
+    app: App,
+    routes: BoxedFilter<(Response,)>,
+}
+
+/// The value of `name` contains `token` (comma-separated, case-insensitive), as `Connection`
+/// and `Upgrade` headers are written.
+fn has_token(req: &Request<hyper::body::Incoming>, name: header::HeaderName, token: &str) -> bool {
+    req.headers().get_all(name).iter().any(|value| {
+        value
+            .to_str()
+            .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    })
+}
+
+impl Service {
+    /// The service of `app`.
+    pub fn new(app: App) -> Service {
+        let routes = routes(app.clone());
+        Service { app, routes }
+    }
+
+    /// Answers one request.
+    pub async fn handle(&self, req: Request<hyper::body::Incoming>, _peer: SocketAddr) -> Response {
+        let upgrade = req.uri().path() == "/ws"
+            && req.method() == Method::GET
+            && has_token(&req, header::CONNECTION, "upgrade")
+            && has_token(&req, header::UPGRADE, "websocket")
+            && req
+                .headers()
+                .get(header::SEC_WEBSOCKET_VERSION)
+                .map(HeaderValue::as_bytes)
+                == Some(b"13");
+        let key = req.headers().get(header::SEC_WEBSOCKET_KEY).cloned();
+        match key {
+            Some(key) if upgrade => self.upgrade(req, key.as_bytes()),
+            _ => {
+                // Cheap: the routes are shared behind the boxed filter.
+                let mut routes = warp::service(self.routes.clone());
+                match tower_service::Service::call(&mut routes, req).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                }
+            }
+        }
+    }
+
+    /// Switches `/ws` to the WebSocket protocol and runs a STOMP session on it.
+    fn upgrade(&self, mut req: Request<hyper::body::Incoming>, key: &[u8]) -> Response {
+        let offered = req
+            .headers()
+            .get(header::SEC_WEBSOCKET_PROTOCOL)
+            .and_then(|v| v.to_str().ok());
+        let protocol = choose_subprotocol(offered);
+        let on_upgrade = hyper::upgrade::on(&mut req);
+        let app = self.app.clone();
+        let max_message = app.config.max_ws_message_bytes();
+        self.app.shutdown.connections.spawn(async move {
+            match on_upgrade.await {
+                Ok(upgraded) => {
+                    let (inbound, outbound) = crate::websocket::accept(upgraded, max_message).await;
+                    session::run(app, inbound, outbound).await;
+                }
+                Err(err) => tracing::debug!(error = %err, "WebSocket upgrade failed"),
+            }
+        });
+        let mut response = warp::reply::with_status(warp::reply(), StatusCode::SWITCHING_PROTOCOLS)
+            .into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        if let Ok(accept) = HeaderValue::from_str(&derive_accept_key(key)) {
+            headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+        }
+        if let Some(protocol) = protocol {
+            headers.insert(
+                header::SEC_WEBSOCKET_PROTOCOL,
+                HeaderValue::from_static(protocol),
+            );
+        }
+        response
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! Data flows one way — socket → session → document task → store / broadcast → subscription →
 //! socket — and each module imports only modules below it in this list (no cycles):
 //! - [`server`]: start-up, and graceful shutdown phase by phase;
+//! - [`listener`]: the accept loop (socket options, HTTP/1.1 with upgrades, head timeout);
 //! - [`http`]: the HTTP routes and the WebSocket upgrade; [`websocket`]: a WebSocket as the
 //!   byte transport of a STOMP session;
 //! - [`session`]: one STOMP connection (negotiation, dispatch, transactions, replies in order);
@@ -27,6 +28,7 @@ pub mod document;
 pub mod error;
 pub mod http;
 pub mod identity;
+pub mod listener;
 pub mod server;
 pub mod session;
 pub mod shutdown;

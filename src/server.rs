@@ -69,31 +69,20 @@ impl Server {
             documents,
             shutdown,
         };
-        let connections = app.shutdown.connections.clone();
-        let server = warp::serve(crate::http::routes(app.clone()))
-            .incoming(listener)
-            .graceful(async move { connections.stopped().await });
-        let task = tokio::spawn(Self::run(app.clone(), server.run()));
+        let service = crate::http::Service::new(app.clone());
+        let accept = crate::listener::serve(listener, app.clone(), service);
+        let task = tokio::spawn(Self::run(app.clone(), accept));
         tracing::info!(%addr, "otterdoc listening");
         Ok(Server { addr, app, task })
     }
 
-    /// Serves until shutdown starts, then shuts down in order.
-    async fn run(app: App, serve: impl std::future::Future<Output = ()>) {
-        let connections = &app.shutdown.connections;
-        tokio::pin!(serve);
-        // Serving ends after the shutdown signal, once in-flight HTTP requests are answered.
-        // The drain timeout starts at the signal, not when the server starts serving.
-        tokio::select! {
-            () = &mut serve => {}
-            () = connections.stopped() => {
-                if tokio::time::timeout(DRAIN_TIMEOUT, &mut serve).await.is_err() {
-                    tracing::warn!("HTTP connections still open after the drain timeout");
-                }
-            }
-        }
-        if !connections.stop(DRAIN_TIMEOUT).await {
-            tracing::warn!("sessions still open after the drain timeout");
+    /// Accepts until shutdown starts, then shuts down in order.
+    async fn run(app: App, accept: impl std::future::Future<Output = ()>) {
+        // Accepting ends at the shutdown signal; HTTP requests in flight and sessions are the
+        // connections phase's tasks, waited for next.
+        accept.await;
+        if !app.shutdown.connections.stop(DRAIN_TIMEOUT).await {
+            tracing::warn!("connections still open after the drain timeout");
         }
         app.documents.shutdown().await;
         if let Err(err) = app.store.flush().await {

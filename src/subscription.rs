@@ -1,37 +1,37 @@
-//! `DocSubscription`: one `/topic/doc/<id>` subscription, its whole life. [`DocSubscription::start`]
-//! registers with the document task, checks the version the subscriber asked to resume from,
-//! sends the snapshot when it asked for none, and spawns the delivery task, which delivers
-//! every later version exactly once, in order, with no gap — across the switch from stored to
-//! live ops and across falling behind. Live ops come from the document task's broadcast;
-//! whenever the next live op is not the next version the subscriber needs (it resumed from an
-//! old version, or lagged and the broadcast dropped ops for it), the missing ops are read from
-//! storage. A slow reader therefore never slows the document or makes it buffer: it just
-//! catches up from disk.
+//! `DocSubscription`: one `/topic/doc/<id>` subscription, its whole life, delivering every
+//! version after its starting point exactly once, in order, with no gap.
+//!
+//! [`DocSubscription::start`] asks the document task for the current version, checks the
+//! version the subscriber asked to resume from, sends the snapshot when it asked for none, and
+//! then asks to go live. A live subscription has no task of its own: the document task pushes
+//! each commit straight into the connection's outbox (one shared batch, encoded once), never
+//! waiting. When that outbox is full — the client reads slowly — the document task drops the
+//! subscription from its live set and says where it stopped; the subscription then reads the
+//! missing ops from storage in pages, waiting for room as a slow reader must, and asks to go
+//! live again. A slow reader therefore never slows the document or makes it buffer.
 
 use std::sync::Arc;
 
-use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use crate::config::limits::CATCH_UP_PAGE;
 use crate::doc_id::DocId;
-use crate::document::{DocumentRegistry, OpEvent};
+use crate::document::{Committed, DocumentRegistry, Listener, OpEvent, Push, Resumed};
 use crate::error::ErrorCode;
 use crate::shutdown::Phase;
-use crate::stomp::{server, Closed, Outbox};
+use crate::stomp::{server, Closed, MessageBodies, MessageTarget, Outbox, TryQueue};
 use crate::store::Store;
 use crate::wire::{op_event_json, snapshot_event_json};
 
 /// What a subscription needs from the server.
 #[derive(Clone)]
 pub struct Sources {
-    /// The documents, to register with (and to re-register if a document task restarts).
+    /// The documents, to subscribe to (and to resume on, after catching up).
     pub registry: DocumentRegistry,
     /// Storage, to catch up from.
     pub store: Arc<dyn Store>,
-    /// The shutdown phase delivery tasks run in.
+    /// The shutdown phase catch-up tasks run in.
     pub phase: Phase,
 }
 
@@ -45,92 +45,95 @@ pub struct Subscriber {
     pub outbox: Outbox,
 }
 
-/// One subscription's delivery task.
+/// A running subscription; dropping it does not end it, [`DocSubscription::stop`] does.
 pub struct DocSubscription {
-    doc: DocId,
-    subscriber: Subscriber,
-    /// The next version the subscriber has not seen.
-    next: u64,
-    events: broadcast::Receiver<Arc<OpEvent>>,
-    durable: watch::Receiver<u64>,
-    sources: Sources,
+    shared: Arc<Shared>,
 }
 
-impl DocSubscription {
-    /// Starts delivering `doc` to `subscriber`: from the version after `known` (the last
-    /// version it has), or, when `known` is `None`, from a snapshot of the current content.
-    /// The error is the message of the protocol violation to report.
-    pub async fn start(
-        sources: &Sources,
-        doc: DocId,
-        known: Option<u64>,
-        subscriber: Subscriber,
-    ) -> Result<JoinHandle<()>, String> {
-        let subscribed = sources
-            .registry
-            .subscribe(&doc, known.is_none())
-            .await
-            .map_err(|r| format!("cannot subscribe: {}", r.message))?;
-        let upto = subscribed.version;
-        let next = match known {
-            Some(v) if v > upto => {
-                return Err(format!(
-                    "version {v} is after document {doc}'s current version {upto} ({})",
-                    ErrorCode::VersionInFuture
-                ));
-            }
-            Some(v) => v + 1,
-            None => {
-                let content = subscribed.content.unwrap_or_default();
-                let body = snapshot_event_json(doc.as_str(), upto, &content);
-                let id = format!("{}-snapshot", subscriber.id);
-                let message = server::message(&subscriber.destination, &subscriber.id, &id, body);
-                // A closed outbox means the session is going away; it stops this task then.
-                let _ = subscriber.outbox.frame(message).await;
-                upto + 1
-            }
-        };
-        let span = tracing::debug_span!("subscription", doc = %doc, id = %subscriber.id);
-        let delivery = DocSubscription {
-            doc,
-            subscriber,
-            next,
-            events: subscribed.events,
-            durable: subscribed.durable,
-            sources: sources.clone(),
-        };
-        Ok(sources.phase.spawn(
-            async move {
-                let _ = delivery.deliver(upto).await;
-            }
-            .instrument(span),
-        ))
+/// What the document task (as a [`Listener`]) and catch-up share.
+struct Shared {
+    doc: DocId,
+    target: Arc<MessageTarget>,
+    outbox: Outbox,
+    sources: Sources,
+    /// The catch-up task, while one runs.
+    catching_up: parking_lot::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl MessageBodies for Committed {
+    fn count(&self) -> usize {
+        self.events.len()
     }
 
-    async fn send(&self, version: u64, body: String) -> Result<(), Closed> {
-        let sub = &self.subscriber;
-        let id = format!("{}-{version}", sub.id);
-        sub.outbox
-            .frame(server::message(&sub.destination, &sub.id, &id, body))
-            .await
+    fn body(&self, i: usize) -> (u64, &[u8]) {
+        let event = &self.events[i];
+        (event.version, &event.json)
+    }
+}
+
+impl Listener for Shared {
+    fn push(&self, batch: &Arc<Committed>, from: usize) -> Push {
+        if !self.target.is_active() {
+            return Push::Gone;
+        }
+        match self.outbox.try_messages(&self.target, batch.clone(), from) {
+            Ok(()) => Push::Delivered,
+            Err(TryQueue::Full) => Push::Full,
+            Err(TryQueue::Closed) => Push::Gone,
+        }
     }
 
-    /// Ends the connection with an ERROR saying why delivery cannot go on.
-    async fn fail(&self, message: String) -> Closed {
-        self.subscriber
-            .outbox
-            .fatal(server::error(&message, None))
-            .await;
-        Closed
+    fn lagged(self: Arc<Self>, next: u64) {
+        if !self.is_alive() {
+            return;
+        }
+        let span = tracing::debug_span!("catch-up", doc = %self.doc);
+        let task = self
+            .sources
+            .phase
+            .spawn(self.clone().catch_up(next).instrument(span));
+        *self.catching_up.lock() = Some(task);
     }
 
-    /// Sends stored ops `next ..= upto`.
-    async fn catch_up(&mut self, upto: u64) -> Result<(), Closed> {
-        while self.next <= upto {
+    fn is_alive(&self) -> bool {
+        self.target.is_active() && !self.outbox.is_closed()
+    }
+}
+
+impl Shared {
+    /// Reads versions `next..` from storage until the document task takes the subscription
+    /// live again. Ends when the connection goes away or the subscription ends.
+    async fn catch_up(self: Arc<Self>, mut next: u64) {
+        loop {
+            let listener: Arc<dyn Listener> = self.clone();
+            let upto = match self
+                .sources
+                .registry
+                .resume(&self.doc, listener, next)
+                .await
+            {
+                Ok(Resumed::Live) => return,
+                Ok(Resumed::CatchUp { upto }) => upto,
+                // The server is shutting down; the session is closing too.
+                Err(_) => return,
+            };
+            match self.read(next, upto).await {
+                Ok(()) => next = upto + 1,
+                Err(Closed) => return,
+            }
+        }
+    }
+
+    /// Sends stored versions `next ..= upto`, waiting for room in the outbox.
+    async fn read(&self, mut next: u64, upto: u64) -> Result<(), Closed> {
+        while next <= upto {
+            if !self.is_alive() {
+                return Err(Closed);
+            }
             let page = match self
                 .sources
                 .store
-                .ops(&self.doc, self.next - 1, upto, CATCH_UP_PAGE)
+                .ops(&self.doc, next - 1, upto, CATCH_UP_PAGE)
                 .await
             {
                 Ok(page) => page,
@@ -142,63 +145,96 @@ impl DocSubscription {
                         .await);
                 }
             };
-            if page.is_empty() {
+            let events: Vec<OpEvent> = page
+                .iter()
+                .filter(|r| r.version >= next)
+                .map(|record| OpEvent {
+                    version: record.version,
+                    json: op_event_json(self.doc.as_str(), record).into(),
+                })
+                .collect();
+            if events.first().map(|e| e.version) != Some(next) {
                 // Cannot happen for durable versions; never spin, and never stop silently.
-                tracing::error!(next = self.next, upto, "history gap in storage");
-                let (doc, next) = (&self.doc, self.next);
+                tracing::error!(next, upto, "history gap in storage");
+                let doc = &self.doc;
                 return Err(self
                     .fail(format!(
                         "document {doc} has no stored version {next} (storage is missing history)"
                     ))
                     .await);
             }
-            for record in page {
-                if record.version != self.next {
-                    continue;
-                }
-                let body = op_event_json(self.doc.as_str(), &record);
-                self.send(record.version, body).await?;
-                self.next += 1;
-            }
+            next += events.len() as u64;
+            let batch = Arc::new(Committed { events });
+            self.outbox.messages(&self.target, batch, 0).await?;
         }
         Ok(())
     }
 
-    /// Delivers ops until the session goes away. `upto` is the version already durable when
-    /// the subscription was made (everything up to it is read from storage first).
-    async fn deliver(mut self, upto: u64) -> Result<(), Closed> {
-        self.catch_up(upto).await?;
-        loop {
-            match self.events.recv().await {
-                Ok(event) => {
-                    if event.version < self.next {
-                        continue;
-                    }
-                    if event.version > self.next {
-                        self.catch_up(event.version - 1).await?;
-                    }
-                    self.send(event.version, event.json.clone()).await?;
-                    self.next = event.version + 1;
-                }
-                Err(RecvError::Lagged(skipped)) => {
-                    tracing::debug!(skipped, "subscriber lagged; catching up from storage");
-                    let durable = *self.durable.borrow();
-                    self.catch_up(durable).await?;
-                }
-                Err(RecvError::Closed) => {
-                    // The document task stopped (shutdown or a storage failure). Reattach to
-                    // its successor, if the server is still running.
-                    let subscribed = self
-                        .sources
-                        .registry
-                        .subscribe(&self.doc, false)
-                        .await
-                        .map_err(|_| Closed)?;
-                    self.events = subscribed.events;
-                    self.durable = subscribed.durable;
-                    self.catch_up(subscribed.version).await?;
-                }
+    /// Ends the connection with an ERROR saying why delivery cannot go on.
+    async fn fail(&self, message: String) -> Closed {
+        self.outbox.fatal(server::error(&message, None)).await;
+        Closed
+    }
+}
+
+impl DocSubscription {
+    /// Starts delivering `doc` to `subscriber`: from the version after `known` (the last
+    /// version it has), or, when `known` is `None`, from a snapshot of the current content.
+    /// The error is the message of the protocol violation to report.
+    pub async fn start(
+        sources: &Sources,
+        doc: DocId,
+        known: Option<u64>,
+        subscriber: Subscriber,
+    ) -> Result<DocSubscription, String> {
+        let subscribed = sources
+            .registry
+            .subscribe(&doc, known.is_none())
+            .await
+            .map_err(|r| format!("cannot subscribe: {}", r.message))?;
+        let current = subscribed.version;
+        let next = match known {
+            Some(v) if v > current => {
+                return Err(format!(
+                    "version {v} is after document {doc}'s current version {current} ({})",
+                    ErrorCode::VersionInFuture
+                ));
             }
+            Some(v) => v + 1,
+            None => {
+                let content = subscribed.content.unwrap_or_default();
+                let body = snapshot_event_json(doc.as_str(), current, &content);
+                let id = format!("{}-snapshot", subscriber.id);
+                let message = server::message(&subscriber.destination, &subscriber.id, &id, body);
+                // A closed outbox means the session is going away; the subscription is moot.
+                let _ = subscriber.outbox.frame(message).await;
+                current + 1
+            }
+        };
+        let shared = Arc::new(Shared {
+            doc,
+            target: MessageTarget::new(&subscriber.destination, &subscriber.id),
+            outbox: subscriber.outbox,
+            sources: sources.clone(),
+            catching_up: parking_lot::Mutex::new(None),
+        });
+        // The usual case — nothing to catch up — goes live without a task.
+        let listener: Arc<dyn Listener> = shared.clone();
+        match sources.registry.resume(&shared.doc, listener, next).await {
+            Ok(Resumed::Live) => {}
+            Ok(Resumed::CatchUp { .. }) => shared.clone().lagged(next),
+            Err(r) => return Err(format!("cannot subscribe: {}", r.message)),
         }
+        Ok(DocSubscription { shared })
+    }
+
+    /// Ends the subscription: what is already queued is still written, nothing after.
+    pub async fn stop(&self) {
+        self.shared.target.close();
+        let task = self.shared.catching_up.lock().take();
+        if let Some(task) = task {
+            task.abort();
+        }
+        self.shared.outbox.end(&self.shared.target).await;
     }
 }

@@ -100,22 +100,21 @@ fn simulate(seed: u64, editors: usize, steps: usize) {
             submitted: 0,
         })
         .collect();
-    let step =
-        |server: &mut Server, eds: &mut Vec<Editor>, rng: &mut SplitMix64, edit: bool| {
-            let i = rng.below(editors);
-            match rng.below(3) {
-                0 if edit => eds[i].edit(rng),
-                1 => {
-                    if let Some((base, op)) = eds[i].outbox.pop_front() {
-                        let event = server.submit(i, base, &op);
-                        for e in eds.iter_mut() {
-                            e.inbox.push_back(event.clone());
-                        }
+    let step = |server: &mut Server, eds: &mut Vec<Editor>, rng: &mut SplitMix64, edit: bool| {
+        let i = rng.below(editors);
+        match rng.below(3) {
+            0 if edit => eds[i].edit(rng),
+            1 => {
+                if let Some((base, op)) = eds[i].outbox.pop_front() {
+                    let event = server.submit(i, base, &op);
+                    for e in eds.iter_mut() {
+                        e.inbox.push_back(event.clone());
                     }
                 }
-                _ => eds[i].receive(i),
             }
-        };
+            _ => eds[i].receive(i),
+        }
+    };
     for _ in 0..steps {
         step(&mut server, &mut eds, &mut rng, true);
     }

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ot::{transform_through, Component, Document, Operation, Side};
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 use super::directory::Registration;
-use super::{Applied, OpEvent, Request, Subscribed};
-use crate::config::limits::{BROADCAST_CAPACITY, MAX_BATCH};
+use super::{Applied, Committed, Listener, OpEvent, Push, Request, Resumed, Subscribed};
+use crate::config::limits::MAX_BATCH;
 use crate::config::Config;
 use crate::doc_id::DocId;
 use crate::error::{ErrorCode, Rejection};
@@ -34,6 +34,12 @@ pub(super) struct Start {
     pub(super) phase: Phase,
 }
 
+/// A live listener and the first version it has not been given.
+struct Live {
+    listener: Arc<dyn Listener>,
+    next: u64,
+}
+
 /// A reply held back until the batch it depends on is durable.
 struct HeldReply {
     reply: oneshot::Sender<Result<Applied, Rejection>>,
@@ -52,8 +58,8 @@ pub(super) struct DocumentActor {
     /// reading storage. Always holds every op of the batch being committed.
     recent: VecDeque<Arc<OpRecord>>,
     recent_capacity: usize,
-    events: broadcast::Sender<Arc<OpEvent>>,
-    durable: watch::Sender<u64>,
+    /// Live subscribers, each with the first version it has not been given.
+    listeners: Vec<Live>,
     /// Applied but not yet durable.
     unflushed: Vec<Arc<OpRecord>>,
     snapshots: Vec<(u64, String)>,
@@ -111,8 +117,7 @@ impl DocumentActor {
             last_time: loaded.last_time,
             recent: VecDeque::with_capacity(recent_capacity),
             recent_capacity,
-            events: broadcast::channel(BROADCAST_CAPACITY).0,
-            durable: watch::channel(loaded.version).0,
+            listeners: Vec::new(),
             unflushed: Vec::new(),
             snapshots: Vec::new(),
             held: Vec::new(),
@@ -127,8 +132,9 @@ impl DocumentActor {
                 _ = tokio::time::sleep(idle) => {
                     // Retire if nobody can reach this task any more: no subscriber, nothing in
                     // the mailbox, and no sender besides the directory's.
+                    actor.listeners.retain(|live| live.listener.is_alive());
                     let unreachable = || {
-                        actor.events.receiver_count() == 0
+                        actor.listeners.is_empty()
                             && mailbox.is_empty()
                             && weak.strong_count() <= 1
                     };
@@ -159,8 +165,12 @@ impl DocumentActor {
             }
             if actor.handle_batch(batch).await.is_err() {
                 // Storage failed: in-memory state may be ahead of disk. Leave the directory
-                // first, so the next request starts a fresh task that reloads from storage.
+                // first, so the next request starts a fresh task that reloads from storage;
+                // live subscribers catch up and resume on that one.
                 drop(registration);
+                for live in actor.listeners.drain(..) {
+                    live.listener.lagged(live.next);
+                }
                 refuse_all(&mut mailbox, || {
                     Rejection::new(
                         ErrorCode::Internal,
@@ -203,9 +213,14 @@ impl DocumentActor {
                     let _ = reply.send(Subscribed {
                         version: self.version,
                         content: with_content.then(|| self.document.to_string()),
-                        events: self.events.subscribe(),
-                        durable: self.durable.subscribe(),
                     });
+                }
+                Request::Resume {
+                    listener,
+                    next,
+                    reply,
+                } => {
+                    let _ = reply.send(self.resume(listener, next));
                 }
                 Request::Snapshot { reply } => {
                     let _ = reply.send((self.version, self.document.to_string()));
@@ -231,19 +246,83 @@ impl DocumentActor {
             }
             return Err(err);
         }
-        self.durable.send_replace(self.version);
-        for record in self.unflushed.drain(..) {
-            let json = op_event_json(self.doc.as_str(), &record);
-            // No receivers is fine: nobody is listening.
-            let _ = self.events.send(Arc::new(OpEvent {
-                version: record.version,
-                json,
-            }));
+        if !self.unflushed.is_empty() {
+            let records = std::mem::take(&mut self.unflushed);
+            let batch = Arc::new(self.events_of(records.iter().map(|r| &**r)));
+            self.deliver(&batch);
         }
         for held in self.held.drain(..) {
             let _ = held.reply.send(Ok(held.applied));
         }
         Ok(())
+    }
+
+    /// The op events of `records`, each serialised once.
+    fn events_of<'a>(&self, records: impl Iterator<Item = &'a OpRecord>) -> Committed {
+        Committed {
+            events: records
+                .map(|record| OpEvent {
+                    version: record.version,
+                    json: op_event_json(self.doc.as_str(), record).into(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Pushes a durable batch to every live listener, never waiting: one that is full leaves
+    /// the live set and catches up from storage on its own.
+    fn deliver(&mut self, batch: &Arc<Committed>) {
+        let Some(last) = batch.events.last().map(|e| e.version) else {
+            return;
+        };
+        self.listeners.retain_mut(|live| {
+            let Some(from) = batch.index_of(live.next) else {
+                // Not the next version it needs (cannot happen for a live listener): let it
+                // catch up rather than deliver a gap.
+                live.listener.clone().lagged(live.next);
+                return false;
+            };
+            match live.listener.push(batch, from) {
+                Push::Delivered => {
+                    live.next = last + 1;
+                    true
+                }
+                Push::Full => {
+                    tracing::debug!(
+                        next = live.next,
+                        "subscriber lagging; it catches up from storage"
+                    );
+                    live.listener.clone().lagged(live.next);
+                    false
+                }
+                Push::Gone => false,
+            }
+        });
+    }
+
+    /// A listener asks to go live from `next` (everything before it delivered). Granted if it
+    /// is caught up, or if the gap is still in memory and fits its queue now.
+    fn resume(&mut self, listener: Arc<dyn Listener>, next: u64) -> Resumed {
+        if next == self.version + 1 {
+            self.listeners.push(Live { listener, next });
+            return Resumed::Live;
+        }
+        let first_recent = self.recent.front().map_or(u64::MAX, |r| r.version);
+        if next > self.version || next < first_recent {
+            return Resumed::CatchUp { upto: self.version };
+        }
+        let skip = usize::try_from(next - first_recent).unwrap_or(usize::MAX);
+        let gap = Arc::new(self.events_of(self.recent.iter().skip(skip).map(|r| &**r)));
+        match listener.push(&gap, 0) {
+            Push::Delivered => {
+                self.listeners.push(Live {
+                    listener,
+                    next: self.version + 1,
+                });
+                Resumed::Live
+            }
+            Push::Full | Push::Gone => Resumed::CatchUp { upto: self.version },
+        }
     }
 
     /// Ops after `after` up to the current version, oldest first, from memory where possible.

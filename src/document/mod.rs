@@ -1,7 +1,8 @@
 //! Documents at run time: one [`actor::DocumentActor`] task per open document owns its state,
 //! the [`DocumentRegistry`] starts them on first use and is how everything else reaches them
 //! (by [`Request`]s over a bounded mailbox), and the directory (`directory.rs`) maps an open
-//! document's id to its mailbox, each entry removed by its task's registration guard.
+//! document's id to its mailbox, each entry removed by its task's registration guard. Live
+//! subscribers are [`Listener`]s the task pushes each commit to.
 
 mod actor;
 mod directory;
@@ -9,8 +10,9 @@ mod registry;
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use ot::Operation;
-use tokio::sync::{broadcast, oneshot, watch};
+use tokio::sync::oneshot;
 
 use crate::error::Rejection;
 use crate::wire::Submission;
@@ -28,28 +30,77 @@ pub struct Applied {
     pub duplicate: bool,
 }
 
-/// One applied op as broadcast to subscribers: its version and its pre-serialised JSON event
-/// body (serialised once per op, not once per subscriber).
-#[derive(Debug)]
+/// One applied op as delivered to subscribers: its version and its JSON event body,
+/// serialised once per op (not once per subscriber).
+#[derive(Debug, Clone)]
 pub struct OpEvent {
     /// Version the op produced.
     pub version: u64,
     /// `{"type":"op",...}` body.
-    pub json: String,
+    pub json: Bytes,
 }
 
-/// What a new subscriber gets from the document task, atomically: the current version (and
-/// content, if asked), and a receiver that sees every op after that version.
+/// Consecutive op events, as one commit (or one catch-up page) produced them; shared by every
+/// subscriber they are delivered to.
+#[derive(Debug)]
+pub struct Committed {
+    /// The events, in version order, without gaps.
+    pub events: Vec<OpEvent>,
+}
+
+impl Committed {
+    /// Index of `version` in [`Self::events`], if it is there.
+    pub fn index_of(&self, version: u64) -> Option<usize> {
+        let first = self.events.first()?.version;
+        let index = usize::try_from(version.checked_sub(first)?).ok()?;
+        (index < self.events.len()).then_some(index)
+    }
+}
+
+/// What came of pushing events to a [`Listener`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Push {
+    /// Queued for delivery.
+    Delivered,
+    /// The listener cannot take more now (its connection is slow); nothing was queued.
+    Full,
+    /// The listener is gone (unsubscribed, disconnected).
+    Gone,
+}
+
+/// A live subscriber of a document, held by its task. The task pushes every commit to it
+/// without ever waiting: a listener that cannot keep up is dropped from the live set and told
+/// where it stopped, and catches up from storage on its own before it resumes.
+pub trait Listener: Send + Sync + 'static {
+    /// Queues events `from..` of `batch` if it can do so now.
+    fn push(&self, batch: &Arc<Committed>, from: usize) -> Push;
+    /// The task stopped delivering to this listener (it was full, or the task is ending);
+    /// `next` is the first version it has not been given. The listener must catch up and
+    /// resume (see [`DocumentRegistry::resume`]) without making the task wait.
+    fn lagged(self: Arc<Self>, next: u64);
+    /// False once the listener is gone; the task then drops it.
+    fn is_alive(&self) -> bool;
+}
+
+/// What a new subscriber learns from the document task: the current (durable) version and,
+/// if asked, the content at it.
 pub struct Subscribed {
-    /// The document's version when the subscription was made.
+    /// The document's version.
     pub version: u64,
     /// Its content at that version, when requested.
     pub content: Option<String>,
-    /// Live ops after `version`.
-    pub events: broadcast::Receiver<Arc<OpEvent>>,
-    /// The document's durable version, updated after every commit (what a lagging subscriber
-    /// may safely read up to from storage).
-    pub durable: watch::Receiver<u64>,
+}
+
+/// The answer to a [`Request::Resume`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resumed {
+    /// The listener is live: every version from the one it asked for on is pushed to it.
+    Live,
+    /// Read versions up to `upto` from storage first (they are durable), then resume again.
+    CatchUp {
+        /// The document's version.
+        upto: u64,
+    },
 }
 
 /// A request to a document task.
@@ -63,12 +114,21 @@ pub(crate) enum Request {
         /// Where the outcome goes, once durable.
         reply: oneshot::Sender<Result<Applied, Rejection>>,
     },
-    /// Register a live subscriber.
+    /// The current version (and content) for a new subscriber.
     Subscribe {
         /// Include the current content in the reply.
         with_content: bool,
-        /// Where the subscription goes.
+        /// Where the answer goes.
         reply: oneshot::Sender<Subscribed>,
+    },
+    /// Make a listener live from version `next` on, if it is caught up enough.
+    Resume {
+        /// The listener.
+        listener: Arc<dyn Listener>,
+        /// The first version it does not have.
+        next: u64,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Resumed>,
     },
     /// Read the current version and content.
     Snapshot {

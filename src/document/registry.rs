@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::actor::{DocumentActor, Start};
 use super::directory::Directory;
-use super::{Applied, Request, Subscribed};
+use super::{Applied, Listener, Request, Resumed, Subscribed};
 use crate::config::limits::{MAILBOX, MAILBOX_RETRIES};
 use crate::config::Config;
 use crate::doc_id::DocId;
@@ -146,7 +146,7 @@ impl DocumentRegistry {
         self.submit_queued(doc, submission, user).await?.await
     }
 
-    /// Subscribes to `doc`'s live ops.
+    /// The current version of `doc` (and its content, if asked) for a new subscriber.
     pub async fn subscribe(
         &self,
         doc: &DocId,
@@ -155,6 +155,24 @@ impl DocumentRegistry {
         let answer = self
             .enqueue(doc, |reply| Request::Subscribe {
                 with_content,
+                reply,
+            })
+            .await?;
+        Self::answer(&self.inner.phase, answer).await
+    }
+
+    /// Makes `listener` a live subscriber of `doc` from version `next` on, or says up to which
+    /// version it must first catch up from storage.
+    pub async fn resume(
+        &self,
+        doc: &DocId,
+        listener: Arc<dyn Listener>,
+        next: u64,
+    ) -> Result<Resumed, Rejection> {
+        let answer = self
+            .enqueue(doc, |reply| Request::Resume {
+                listener,
+                next,
                 reply,
             })
             .await?;

@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{Sink, Stream, StreamExt};
-use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use crate::app::App;
@@ -42,7 +41,7 @@ use transactions::Transactions;
 const FOREVER: Duration = Duration::from_secs(60 * 60 * 24 * 365);
 
 enum Subscription {
-    Document(JoinHandle<()>),
+    Document(DocSubscription),
     Errors,
 }
 
@@ -184,8 +183,8 @@ impl Session {
     /// Stops everything the session started.
     async fn close(&mut self) {
         for (_, subscription) in self.subscriptions.drain() {
-            if let Subscription::Document(task) = subscription {
-                task.abort();
+            if let Subscription::Document(subscription) = subscription {
+                subscription.stop().await;
             }
         }
         // Held SENDs of open transactions are dropped with the session, as STOMP requires.
@@ -218,7 +217,7 @@ impl Session {
             }
             ClientCommand::Unsubscribe { id, receipt } => {
                 match self.subscriptions.remove(&id) {
-                    Some(Subscription::Document(task)) => task.abort(),
+                    Some(Subscription::Document(subscription)) => subscription.stop().await,
                     Some(Subscription::Errors) => self.replies.unsubscribe_errors(&id),
                     None => return Err(violation(format!("no subscription with id {id:?}"))),
                 }
@@ -378,9 +377,11 @@ impl Session {
             destination,
             outbox: self.outbox.clone(),
         };
-        let task = DocSubscription::start(&self.app.subscription_sources(), doc, known, subscriber)
-            .await?;
-        self.subscriptions.insert(id, Subscription::Document(task));
+        let subscription =
+            DocSubscription::start(&self.app.subscription_sources(), doc, known, subscriber)
+                .await?;
+        self.subscriptions
+            .insert(id, Subscription::Document(subscription));
         self.replies.receipt(receipt.as_deref());
         Ok(Flow::Continue)
     }

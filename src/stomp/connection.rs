@@ -10,13 +10,16 @@
 
 use std::fmt::Display;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::mpsc;
 
 use super::command::server;
+use super::escape::escape_into;
 use super::frame::StompFrame;
 use crate::config::limits::{CLOSE_HANDSHAKE, LINGER, OUTBOUND_QUEUE, STALLED_ERROR_WRITE};
 
@@ -38,13 +41,96 @@ pub enum Inbound {
     Close,
 }
 
-/// What the writer is asked to do, in queue order.
+/// JSON message bodies to deliver on one subscription, each with its number (`message-id:
+/// <subscription>-<number>`). Shared by every subscription they go to: a batch of bodies is
+/// serialised once and only the per-subscription headers are written per connection.
+pub trait MessageBodies: Send + Sync {
+    /// How many bodies.
+    fn count(&self) -> usize;
+    /// Body `i`: its number and its JSON.
+    fn body(&self, i: usize) -> (u64, &[u8]);
+}
+
+/// Where MESSAGE frames of one subscription go: its headers, escaped and encoded once, and
+/// whether it is still subscribed. Ending a subscription is two steps: [`Self::close`] stops
+/// producers from queueing more for it, and [`Outbox::end`] queues a marker after which the
+/// writer drops whatever a producer still queued — so what was queued before the UNSUBSCRIBE
+/// is written, and nothing after its RECEIPT.
 #[derive(Debug)]
+pub struct MessageTarget {
+    /// `MESSAGE`, `destination`, `subscription` and the `message-id:<id>-` prefix.
+    head: Bytes,
+    /// Producers may queue for it.
+    active: AtomicBool,
+    /// The writer has passed the end marker.
+    ended: AtomicBool,
+}
+
+impl MessageTarget {
+    /// The target of subscription `subscription` to `destination`.
+    pub fn new(destination: &str, subscription: &str) -> Arc<MessageTarget> {
+        let mut head = BytesMut::with_capacity(48 + destination.len() + 2 * subscription.len());
+        head.put_slice(b"MESSAGE\ndestination:");
+        escape_into(&mut head, destination);
+        head.put_slice(b"\nsubscription:");
+        escape_into(&mut head, subscription);
+        head.put_slice(b"\nmessage-id:");
+        escape_into(&mut head, subscription);
+        head.put_u8(b'-');
+        Arc::new(MessageTarget {
+            head: head.freeze(),
+            active: AtomicBool::new(true),
+            ended: AtomicBool::new(false),
+        })
+    }
+
+    /// Stops producers (they check [`Self::is_active`]) from queueing more for it.
+    pub fn close(&self) {
+        self.active.store(false, Ordering::Release);
+    }
+
+    /// False once [`Self::close`]d.
+    pub fn is_active(&self) -> bool {
+        self.active.load(Ordering::Acquire)
+    }
+
+    /// Appends the MESSAGE frame of body number `number` to `dst`.
+    fn encode_into(&self, dst: &mut BytesMut, number: u64, json: &[u8]) {
+        use std::fmt::Write;
+        dst.reserve(self.head.len() + 64 + json.len());
+        dst.put_slice(&self.head);
+        // Writing into a BytesMut cannot fail.
+        let _ = write!(
+            dst,
+            "{number}\ncontent-type:application/json\ncontent-length:{}\n\n",
+            json.len()
+        );
+        dst.put_slice(json);
+        dst.put_u8(0);
+    }
+}
+
+/// What the writer is asked to do, in queue order.
 enum Outbound {
     Frame(StompFrame),
+    Messages {
+        target: Arc<MessageTarget>,
+        bodies: Arc<dyn MessageBodies>,
+        from: usize,
+    },
+    End(Arc<MessageTarget>),
     HeartBeat(Duration),
     Fatal(StompFrame),
     Close,
+}
+
+/// Why a message batch could not be queued without waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TryQueue {
+    /// The queue is full (the connection is slow); nothing was queued.
+    Full,
+    /// The connection is closed.
+    Closed,
 }
 
 /// The connection's writer is gone (the socket closed or stalled); nothing more can be sent.
@@ -60,6 +146,45 @@ pub struct Outbox {
 }
 
 impl Outbox {
+    /// Queues bodies `from..` of `bodies` as MESSAGE frames of `target`, if there is room now.
+    pub fn try_messages(
+        &self,
+        target: &Arc<MessageTarget>,
+        bodies: Arc<dyn MessageBodies>,
+        from: usize,
+    ) -> Result<(), TryQueue> {
+        let item = Outbound::Messages {
+            target: target.clone(),
+            bodies,
+            from,
+        };
+        self.tx.try_send(item).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => TryQueue::Full,
+            mpsc::error::TrySendError::Closed(_) => TryQueue::Closed,
+        })
+    }
+
+    /// Queues bodies `from..` of `bodies` as MESSAGE frames of `target`, waiting for room.
+    pub async fn messages(
+        &self,
+        target: &Arc<MessageTarget>,
+        bodies: Arc<dyn MessageBodies>,
+        from: usize,
+    ) -> Result<(), Closed> {
+        let item = Outbound::Messages {
+            target: target.clone(),
+            bodies,
+            from,
+        };
+        self.tx.send(item).await.map_err(|_| Closed)
+    }
+
+    /// Ends `target` (after [`MessageTarget::close`]): the writer drops whatever for it was
+    /// queued after this.
+    pub async fn end(&self, target: &Arc<MessageTarget>) {
+        let _ = self.tx.send(Outbound::End(target.clone())).await;
+    }
+
     /// Queues a frame.
     pub async fn frame(&self, frame: StompFrame) -> Result<(), Closed> {
         self.tx
@@ -134,6 +259,22 @@ where
         for item in batch.drain(..) {
             match item {
                 Outbound::Frame(frame) => chunks.push(frame.encode()),
+                Outbound::Messages {
+                    target,
+                    bodies,
+                    from,
+                } => {
+                    if target.ended.load(Ordering::Relaxed) {
+                        continue;
+                    }
+                    for i in from..bodies.count() {
+                        let (number, json) = bodies.body(i);
+                        let mut frame = BytesMut::new();
+                        target.encode_into(&mut frame, number, json);
+                        chunks.push(frame.freeze());
+                    }
+                }
+                Outbound::End(target) => target.ended.store(true, Ordering::Relaxed),
                 Outbound::HeartBeat(every) => heart_beat = Some(every),
                 Outbound::Fatal(frame) => {
                     chunks.push(frame.encode());
@@ -324,6 +465,51 @@ mod tests {
             .collect();
         let expected: Vec<String> = (0..50).map(|i| i.to_string()).collect();
         assert_eq!(ids, expected);
+    }
+
+    struct Two;
+    impl MessageBodies for Two {
+        fn count(&self) -> usize {
+            2
+        }
+        fn body(&self, i: usize) -> (u64, &[u8]) {
+            [(7, &b"{\"a\":1}"[..]), (8, &b"{}"[..])][i]
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn message_batches_encode_like_built_frames_and_stop_after_close() {
+        let (sink, mut wire) = fmpsc::unbounded::<Bytes>();
+        let (outbox, writer) = writer(sink, Duration::from_secs(10));
+        let task = tokio::spawn(writer);
+        let target = MessageTarget::new("/topic/doc/a:b", "s\\1");
+        outbox.try_messages(&target, Arc::new(Two), 0).unwrap();
+        outbox.messages(&target, Arc::new(Two), 1).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let got: Vec<Parsed> = frames(&written(&mut wire));
+        let expected = |n: u64, body: &'static [u8]| {
+            Parsed::Frame(
+                server::message("/topic/doc/a:b", "s\\1", &format!("s\\1-{n}"), body)
+                    .with_header("content-length", body.len().to_string()),
+            )
+        };
+        assert_eq!(
+            got,
+            vec![
+                expected(7, b"{\"a\":1}"),
+                expected(8, b"{}"),
+                expected(8, b"{}")
+            ]
+        );
+        // Queued before the end marker: written; after it: dropped.
+        outbox.try_messages(&target, Arc::new(Two), 1).unwrap();
+        target.close();
+        assert!(!target.is_active());
+        outbox.end(&target).await;
+        outbox.try_messages(&target, Arc::new(Two), 0).unwrap();
+        outbox.close().await;
+        task.await.unwrap();
+        assert_eq!(frames(&written(&mut wire)), vec![expected(8, b"{}")]);
     }
 
     #[tokio::test(start_paused = true)]

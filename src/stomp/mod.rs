@@ -26,6 +26,8 @@ mod frame;
 mod parser;
 
 pub use command::{server, ClientCommand, Connect, Connected, Send, Subscribe, Violation};
-pub use connection::{linger, writer, Closed, Inbound, Outbox};
+pub use connection::{
+    linger, writer, Closed, Inbound, MessageBodies, MessageTarget, Outbox, TryQueue,
+};
 pub use frame::{Command, StompFrame};
 pub use parser::{FrameError, FrameParser, Parsed};

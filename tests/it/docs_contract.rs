@@ -10,7 +10,8 @@ use crate::common::process::{otterdoc, serve, ServerProcess};
 use crate::common::repo_root;
 use ot::{CheckedOp, Operation};
 use otterdoc::config::limits::{
-    BROADCAST_CAPACITY, DEFAULT_OPS_LIMIT, MAX_CLIENT_ID_LEN, MAX_DOC_ID_LEN, MAX_OPS_LIMIT,
+    CATCH_UP_PAGE, DEFAULT_OPS_LIMIT, MAX_CLIENT_ID_LEN, MAX_DOC_ID_LEN, MAX_OPS_LIMIT,
+    OUTBOUND_QUEUE,
 };
 use otterdoc::doc_id::DocId;
 use otterdoc::error::{ErrorCode, Rejection};
@@ -469,7 +470,8 @@ fn protocol_constants_are_the_code_constants() {
     assert!(md.contains(&format!("user `{ANONYMOUS}`")));
     assert!(md.contains(&format!("1–{MAX_DOC_ID_LEN} characters")));
     assert!(md.contains(&format!("string, 1–{MAX_CLIENT_ID_LEN} characters")));
-    assert!(md.contains(&format!("broadcast buffer of {BROADCAST_CAPACITY} ops")));
+    assert!(md.contains(&format!("outbound queue of {OUTBOUND_QUEUE} items")));
+    assert!(md.contains(&format!("in pages of {CATCH_UP_PAGE}")));
     assert!(md.contains("`v12.stomp` > `v11.stomp` > `v10.stomp`"));
     assert!(md.contains("`the server is shutting down`"));
     // The id rule as documented.
