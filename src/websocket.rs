@@ -18,7 +18,7 @@ use tokio_tungstenite::WebSocketStream;
 use crate::stomp::Inbound;
 
 /// Read buffer of one connection (it grows while a larger message arrives).
-const READ_BUFFER: usize = 4 * 1024;
+const READ_BUFFER: usize = 1024;
 /// Outgoing bytes gathered before a write to the socket (the writer flushes every batch).
 const WRITE_BUFFER: usize = 16 * 1024;
 

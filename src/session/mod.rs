@@ -125,12 +125,14 @@ where
                     Ok(Some(Ok(Inbound::Data(bytes)))) => bytes,
                 };
                 parser.push(&chunk);
-                if !session.drain_parser(&mut parser).await {
+                // Boxed, here and below: handling a frame needs far more state than waiting for
+                // one, and an idle connection should only hold the latter.
+                if !Box::pin(session.drain_parser(&mut parser)).await {
                     break;
                 }
             }
             Some(outcome) = session.replies.next(), if !session.replies.is_empty() => {
-                if session.replies.report(outcome, &session.outbox).await.is_err() {
+                if Box::pin(session.replies.report(outcome, &session.outbox)).await.is_err() {
                     break;
                 }
             }

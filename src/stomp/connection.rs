@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::{Sink, SinkExt, Stream, StreamExt};
-use tokio::sync::mpsc;
 
 use super::command::server;
 use super::escape::escape_into;
@@ -142,7 +141,7 @@ pub struct Closed;
 /// session, its subscriptions); bounded, so a producer waits while the socket is slow.
 #[derive(Clone, Debug)]
 pub struct Outbox {
-    tx: mpsc::Sender<Outbound>,
+    tx: flume::Sender<Outbound>,
 }
 
 impl Outbox {
@@ -159,8 +158,8 @@ impl Outbox {
             from,
         };
         self.tx.try_send(item).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => TryQueue::Full,
-            mpsc::error::TrySendError::Closed(_) => TryQueue::Closed,
+            flume::TrySendError::Full(_) => TryQueue::Full,
+            flume::TrySendError::Disconnected(_) => TryQueue::Closed,
         })
     }
 
@@ -176,19 +175,19 @@ impl Outbox {
             bodies,
             from,
         };
-        self.tx.send(item).await.map_err(|_| Closed)
+        self.tx.send_async(item).await.map_err(|_| Closed)
     }
 
     /// Ends `target` (after [`MessageTarget::close`]): the writer drops whatever for it was
     /// queued after this.
     pub async fn end(&self, target: &Arc<MessageTarget>) {
-        let _ = self.tx.send(Outbound::End(target.clone())).await;
+        let _ = self.tx.send_async(Outbound::End(target.clone())).await;
     }
 
     /// Queues a frame.
     pub async fn frame(&self, frame: StompFrame) -> Result<(), Closed> {
         self.tx
-            .send(Outbound::Frame(frame))
+            .send_async(Outbound::Frame(frame))
             .await
             .map_err(|_| Closed)
     }
@@ -196,7 +195,7 @@ impl Outbox {
     /// From now on, send a heart-beat whenever nothing was written for `every`.
     pub async fn heart_beat(&self, every: Duration) -> Result<(), Closed> {
         self.tx
-            .send(Outbound::HeartBeat(every))
+            .send_async(Outbound::HeartBeat(every))
             .await
             .map_err(|_| Closed)
     }
@@ -204,17 +203,17 @@ impl Outbox {
     /// Queues an ERROR frame; the connection closes once it is written.
     pub async fn fatal(&self, error: StompFrame) {
         // A closed queue means the writer already gave up; the error cannot be delivered.
-        let _ = self.tx.send(Outbound::Fatal(error)).await;
+        let _ = self.tx.send_async(Outbound::Fatal(error)).await;
     }
 
     /// Closes the connection once everything queued before is written.
     pub async fn close(&self) {
-        let _ = self.tx.send(Outbound::Close).await;
+        let _ = self.tx.send_async(Outbound::Close).await;
     }
 
     /// True once the writer has stopped.
     pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
+        self.tx.is_disconnected()
     }
 }
 
@@ -226,79 +225,97 @@ where
     S: Sink<Bytes> + Unpin + Send + 'static,
     S::Error: Display + Send,
 {
-    let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
+    let (tx, rx) = flume::bounded(OUTBOUND_QUEUE);
     (Outbox { tx }, write_loop(sink, rx, write_timeout))
 }
 
-async fn write_loop<S>(mut sink: S, mut rx: mpsc::Receiver<Outbound>, write_timeout: Duration)
+/// What writing one queued item leaves to do.
+enum Then {
+    Continue,
+    /// That was the last item (a fatal ERROR, or close).
+    Stop,
+}
+
+/// Feeds one queued item to the sink (without flushing).
+async fn feed<S: Sink<Bytes> + Unpin>(
+    sink: &mut S,
+    item: Outbound,
+    heart_beat: &mut Option<Duration>,
+) -> Result<Then, S::Error> {
+    match item {
+        Outbound::Frame(frame) => sink.feed(frame.encode()).await?,
+        Outbound::Messages {
+            target,
+            bodies,
+            from,
+        } => {
+            if !target.ended.load(Ordering::Relaxed) {
+                for i in from..bodies.count() {
+                    let (number, json) = bodies.body(i);
+                    let mut frame = BytesMut::new();
+                    target.encode_into(&mut frame, number, json);
+                    sink.feed(frame.freeze()).await?;
+                }
+            }
+        }
+        Outbound::End(target) => target.ended.store(true, Ordering::Relaxed),
+        Outbound::HeartBeat(every) => *heart_beat = Some(every),
+        Outbound::Fatal(frame) => {
+            sink.feed(frame.encode()).await?;
+            return Ok(Then::Stop);
+        }
+        Outbound::Close => return Ok(Then::Stop),
+    }
+    Ok(Then::Continue)
+}
+
+async fn write_loop<S>(mut sink: S, rx: flume::Receiver<Outbound>, write_timeout: Duration)
 where
     S: Sink<Bytes> + Unpin,
     S::Error: Display,
 {
     let mut heart_beat: Option<Duration> = None;
-    let mut batch = Vec::with_capacity(16);
-    'connection: loop {
+    loop {
         let idle = heart_beat.unwrap_or(FOREVER);
-        match tokio::time::timeout(idle, rx.recv()).await {
-            Ok(None) => break,
-            Ok(Some(first)) => batch.push(first),
-            Err(_) => {}
-        }
-        // Everything queued meanwhile goes out with one flush (one syscall), not one each.
-        while batch.len() < OUTBOUND_QUEUE {
-            match rx.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
-        let mut last = false;
-        let mut chunks = Vec::with_capacity(batch.len().max(1));
-        if batch.is_empty() {
-            chunks.push(Bytes::from_static(HEART_BEAT));
-        }
-        for item in batch.drain(..) {
-            match item {
-                Outbound::Frame(frame) => chunks.push(frame.encode()),
-                Outbound::Messages {
-                    target,
-                    bodies,
-                    from,
-                } => {
-                    if target.ended.load(Ordering::Relaxed) {
-                        continue;
-                    }
-                    for i in from..bodies.count() {
-                        let (number, json) = bodies.body(i);
-                        let mut frame = BytesMut::new();
-                        target.encode_into(&mut frame, number, json);
-                        chunks.push(frame.freeze());
-                    }
-                }
-                Outbound::End(target) => target.ended.store(true, Ordering::Relaxed),
-                Outbound::HeartBeat(every) => heart_beat = Some(every),
-                Outbound::Fatal(frame) => {
-                    chunks.push(frame.encode());
-                    last = true;
-                    break;
-                }
-                Outbound::Close => {
-                    last = true;
-                    break;
-                }
-            }
-        }
-        batch.clear();
+        let first = match tokio::time::timeout(idle, rx.recv_async()).await {
+            Ok(Err(_)) => break,
+            Ok(Ok(first)) => Some(first),
+            Err(_) => None,
+        };
+        // Everything queued meanwhile goes out with one flush (one syscall), not one each,
+        // under one timer.
         let write = async {
-            for chunk in chunks {
-                sink.feed(chunk).await?;
-            }
-            sink.flush().await
+            let Some(mut item) = first else {
+                sink.feed(Bytes::from_static(HEART_BEAT)).await?;
+                sink.flush().await?;
+                return Ok::<Then, S::Error>(Then::Continue);
+            };
+            let mut written = 0;
+            let then = loop {
+                if let Then::Stop = feed(&mut sink, item, &mut heart_beat).await? {
+                    break Then::Stop;
+                }
+                written += 1;
+                match rx.try_recv() {
+                    Ok(next) if written < OUTBOUND_QUEUE => item = next,
+                    Ok(next) => {
+                        // A bound on one batch, so a flood cannot delay the flush forever.
+                        sink.flush().await?;
+                        written = 0;
+                        item = next;
+                    }
+                    Err(_) => break Then::Continue,
+                }
+            };
+            sink.flush().await?;
+            Ok(then)
         };
         match tokio::time::timeout(write_timeout, write).await {
-            Ok(Ok(())) => {}
+            Ok(Ok(Then::Continue)) => {}
+            Ok(Ok(Then::Stop)) => break,
             Ok(Err(err)) => {
                 tracing::debug!(error = %err, "connection write failed");
-                break 'connection;
+                break;
             }
             Err(_) => {
                 let ms = write_timeout.as_millis();
@@ -309,16 +326,13 @@ where
                 let message = format!("write timeout: the client read nothing for {ms} ms");
                 let error = server::error(&message, None).encode();
                 let _ = tokio::time::timeout(STALLED_ERROR_WRITE, sink.send(error)).await;
-                break 'connection;
+                break;
             }
-        }
-        if last {
-            break;
         }
     }
     let _ = tokio::time::timeout(CLOSE_HANDSHAKE, sink.close()).await;
-    // Unblock anyone still queueing frames for this connection.
-    rx.close();
+    // Dropping the receiver unblocks anyone still queueing frames for this connection.
+    drop(rx);
 }
 
 /// Lingering close: reads and discards what the peer still sends, for a moment. Closing a
