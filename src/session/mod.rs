@@ -89,7 +89,7 @@ where
     W::Error: Display + Send,
 {
     let (outbox, writer) = stomp::writer(sink, app.config.write_timeout());
-    let mut writer = app.shutdown.connections.spawn(writer.in_current_span());
+    let mut writer = app.shutdown.connections.spawn(writer);
     let mut parser = FrameParser::new(app.config.max_frame_bytes);
     let mut session = Session {
         read_timeout: Some(app.config.connect_timeout()),

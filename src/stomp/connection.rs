@@ -25,9 +25,6 @@ use crate::config::limits::{CLOSE_HANDSHAKE, LINGER, OUTBOUND_QUEUE, STALLED_ERR
 /// A heart-beat on the wire: one EOL.
 const HEART_BEAT: &[u8] = b"\n";
 
-/// Stands in for "never" where a timer needs a duration.
-const FOREVER: Duration = Duration::from_secs(60 * 60 * 24 * 365);
-
 /// What a transport delivers to the session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inbound {
@@ -226,7 +223,10 @@ where
     S::Error: Display + Send,
 {
     let (tx, rx) = flume::bounded(OUTBOUND_QUEUE);
-    (Outbox { tx }, write_loop(sink, rx, write_timeout))
+    // Not instrumented (polled once per batch, entering a span each time would cost more
+    // than the rest of a small write); it logs in its creator's span.
+    let span = tracing::Span::current();
+    (Outbox { tx }, write_loop(sink, rx, write_timeout, span))
 }
 
 /// What writing one queued item leaves to do.
@@ -269,60 +269,80 @@ async fn feed<S: Sink<Bytes> + Unpin>(
     Ok(Then::Continue)
 }
 
-async fn write_loop<S>(mut sink: S, rx: flume::Receiver<Outbound>, write_timeout: Duration)
-where
+async fn write_loop<S>(
+    mut sink: S,
+    rx: flume::Receiver<Outbound>,
+    write_timeout: Duration,
+    span: tracing::Span,
+) where
     S: Sink<Bytes> + Unpin,
     S::Error: Display,
 {
     let mut heart_beat: Option<Duration> = None;
     loop {
-        let idle = heart_beat.unwrap_or(FOREVER);
-        let first = match tokio::time::timeout(idle, rx.recv_async()).await {
+        // A timer only when heart-beats need one: arming and disarming one per wait is a
+        // measurable part of a small write.
+        let received = match heart_beat {
+            Some(idle) => tokio::time::timeout(idle, rx.recv_async()).await,
+            None => Ok(rx.recv_async().await),
+        };
+        let first = match received {
             Ok(Err(_)) => break,
             Ok(Ok(first)) => Some(first),
             Err(_) => None,
         };
         // Everything queued meanwhile goes out with one flush (one syscall), not one each,
         // under one timer.
-        let write = async {
-            let Some(mut item) = first else {
-                sink.feed(Bytes::from_static(HEART_BEAT)).await?;
-                sink.flush().await?;
-                return Ok::<Then, S::Error>(Then::Continue);
-            };
-            let mut written = 0;
-            let then = loop {
-                if let Then::Stop = feed(&mut sink, item, &mut heart_beat).await? {
-                    break Then::Stop;
-                }
-                written += 1;
-                match rx.try_recv() {
-                    Ok(next) if written < OUTBOUND_QUEUE => item = next,
-                    Ok(next) => {
-                        // A bound on one batch, so a flood cannot delay the flush forever.
-                        sink.flush().await?;
-                        written = 0;
-                        item = next;
+        let outcome = {
+            let write = async {
+                let Some(mut item) = first else {
+                    sink.feed(Bytes::from_static(HEART_BEAT)).await?;
+                    sink.flush().await?;
+                    return Ok::<Then, S::Error>(Then::Continue);
+                };
+                let mut written = 0;
+                let then = loop {
+                    if let Then::Stop = feed(&mut sink, item, &mut heart_beat).await? {
+                        break Then::Stop;
                     }
-                    Err(_) => break Then::Continue,
-                }
+                    written += 1;
+                    match rx.try_recv() {
+                        Ok(next) if written < OUTBOUND_QUEUE => item = next,
+                        Ok(next) => {
+                            // A bound on one batch, so a flood cannot delay the flush forever.
+                            sink.flush().await?;
+                            written = 0;
+                            item = next;
+                        }
+                        Err(_) => break Then::Continue,
+                    }
+                };
+                sink.flush().await?;
+                Ok(then)
             };
-            sink.flush().await?;
-            Ok(then)
+            // Most writes complete at once (the socket has room); the timer is armed only for
+            // one that does not.
+            let mut write = std::pin::pin!(write);
+            match futures::FutureExt::now_or_never(&mut write) {
+                Some(done) => Ok(done),
+                None => tokio::time::timeout(write_timeout, write).await,
+            }
         };
-        match tokio::time::timeout(write_timeout, write).await {
+        match outcome {
             Ok(Ok(Then::Continue)) => {}
             Ok(Ok(Then::Stop)) => break,
             Ok(Err(err)) => {
-                tracing::debug!(error = %err, "connection write failed");
+                span.in_scope(|| tracing::debug!(error = %err, "connection write failed"));
                 break;
             }
             Err(_) => {
                 let ms = write_timeout.as_millis();
-                tracing::warn!(
-                    timeout_ms = ms as u64,
-                    "closing a connection whose writes stalled"
-                );
+                span.in_scope(|| {
+                    tracing::warn!(
+                        timeout_ms = ms as u64,
+                        "closing a connection whose writes stalled"
+                    )
+                });
                 let message = format!("write timeout: the client read nothing for {ms} ms");
                 let error = server::error(&message, None).encode();
                 let _ = tokio::time::timeout(STALLED_ERROR_WRITE, sink.send(error)).await;
