@@ -187,12 +187,24 @@ async fn run(cli: &Cli) -> anyhow::Result<Outcome> {
     Ok(outcome)
 }
 
+/// Raises the open-file limit as far as this process may: as root, the hard limit too (up to
+/// the kernel's `fs.nr_open`); otherwise the soft limit up to the hard one.
+fn raise_open_file_limit() {
+    let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(1 << 20);
+    if rlimit::setrlimit(rlimit::Resource::NOFILE, nr_open, nr_open).is_err() {
+        if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+            eprintln!("otterdoc-bench: cannot raise the open-file limit: {e}");
+        }
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // Many connections need many descriptors; the server started below inherits the limit.
-    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
-        eprintln!("otterdoc-bench: cannot raise the open-file limit: {e}");
-    }
+    raise_open_file_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cli.threads.max(1))
         .enable_all()
