@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite, as a newcomer and CI run it: installs what it needs (the npm packages of
-# the stompjs interop test, cargo-fuzz), then checks formatting and lints, fuzzes each target
-# briefly, and runs every test of the workspace (server and `ot` crate).
+# the stompjs interop test and of the ShareDB benchmark peer, cargo-fuzz), then checks formatting
+# and lints, fuzzes each target briefly, runs every test of the workspace (server, `ot` crate,
+# and every scenario of `otterdoc-bench` at a tiny size), and the ShareDB peer's smoke test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== npm ci (stompjs interop client)"
+echo "== npm ci (stompjs interop client, ShareDB benchmark peer)"
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
+npm ci --prefix bench/peers/sharedb --no-audit --no-fund --loglevel=error
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -24,7 +26,17 @@ set +e
 cargo test --workspace 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
-# One closing line over every test binary of the workspace (cargo prints one line per binary).
-awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' "$log"
+if [[ "$status" -eq 0 ]]; then
+  echo "== ShareDB benchmark peer: every scenario at a tiny size"
+  set +e
+  bash bench/peers/sharedb/smoke.sh 2>&1 | tee -a "$log"
+  status=${PIPESTATUS[0]}
+  set -e
+fi
+# One closing line over every test binary of the workspace (cargo prints one line per binary)
+# and the ShareDB smoke test (which prints "N passed, M failed").
+awk '/^test result:/ { passed += $4; failed += $6 }
+     /^[0-9]+ passed, [0-9]+ failed$/ { passed += $1; failed += $3 }
+     END { printf "%d passed, %d failed\n", passed, failed }' "$log"
 rm -f "$log"
 exit "$status"
