@@ -25,6 +25,21 @@ pub struct App {
 }
 
 impl App {
+    /// The parts of a server with `config` over `store`: a document registry whose tasks run in
+    /// a fresh set of shutdown phases.
+    pub fn new(config: Config, store: Arc<dyn Store>) -> App {
+        let config = Arc::new(config);
+        let shutdown = Shutdown::default();
+        let documents =
+            DocumentRegistry::new(store.clone(), config.clone(), shutdown.documents.clone());
+        App {
+            config,
+            store,
+            documents,
+            shutdown,
+        }
+    }
+
     /// What a document subscription needs.
     pub fn subscription_sources(&self) -> Sources {
         Sources {

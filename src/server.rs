@@ -11,9 +11,7 @@ use tokio::task::JoinHandle;
 use crate::app::App;
 use crate::config::limits::DRAIN_TIMEOUT;
 use crate::config::Config;
-use crate::document::DocumentRegistry;
-use crate::shutdown::Shutdown;
-use crate::store::{SledStore, Store, StoreError};
+use crate::store::{SledStore, StoreError};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -58,17 +56,7 @@ impl Server {
             .await
             .map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
-        let config = Arc::new(config);
-        let store: Arc<dyn Store> = Arc::new(store);
-        let shutdown = Shutdown::default();
-        let documents =
-            DocumentRegistry::new(store.clone(), config.clone(), shutdown.documents.clone());
-        let app = App {
-            config,
-            store,
-            documents,
-            shutdown,
-        };
+        let app = App::new(config, Arc::new(store));
         let service = crate::http::Service::new(app.clone());
         let accept = crate::listener::serve(listener, app.clone(), service);
         let task = tokio::spawn(Self::run(app.clone(), accept));

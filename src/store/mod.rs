@@ -52,9 +52,6 @@ pub enum StoreError {
     /// The storage engine reported an error (I/O, corruption it detected).
     #[error("storage error: {0}")]
     Backend(Box<dyn std::error::Error + Send + Sync>),
-    /// The flush itself failed (its task panicked or was cancelled).
-    #[error("flush did not complete: {0}")]
-    Flush(String),
     /// The data directory holds another on-disk format.
     #[error("the data directory has on-disk format {found:?}, but this build reads {expected:?}; use a matching otterdoc version or another --data directory")]
     UnknownFormat {

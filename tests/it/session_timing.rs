@@ -10,10 +10,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::channel::mpsc;
 use otterdoc::app::App;
-use otterdoc::document::DocumentRegistry;
-use otterdoc::shutdown::Shutdown;
 use otterdoc::stomp::{Command, FrameParser, Inbound, Parsed, StompFrame};
-use otterdoc::store::{SledStore, Store};
+use otterdoc::store::SledStore;
 use otterdoc::{session, Config};
 
 /// A session on the other end of two channels.
@@ -29,17 +27,8 @@ impl Peer {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path().join("data"));
         tweak(&mut config);
-        let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.data).unwrap());
-        let config = Arc::new(config);
-        let shutdown = Shutdown::default();
-        let documents =
-            DocumentRegistry::new(store.clone(), config.clone(), shutdown.documents.clone());
-        let app = App {
-            config,
-            store,
-            documents,
-            shutdown,
-        };
+        let store = Arc::new(SledStore::open(&config.data).unwrap());
+        let app = App::new(config, store);
         let (to_server, inbound) = mpsc::unbounded();
         let (outbound, from_server) = mpsc::unbounded();
         tokio::spawn(session::run(app, inbound, outbound));

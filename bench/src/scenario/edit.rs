@@ -5,16 +5,14 @@
 //! `GET /docs/<id>` answers.
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use anyhow::{bail, Context as _};
+use anyhow::bail;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::sync::Barrier;
 
-use super::{progress, source_address, Context, Outcome};
+use super::{measure, progress, served, source_address, Context, Outcome};
 use crate::editor::{broadcast_latencies, Editor, Record};
-use crate::procstat::{Meter, Pid};
 use crate::report::{Latencies, Measured, Params, Report};
 use crate::stats::Samples;
 
@@ -68,37 +66,18 @@ pub(crate) async fn run(
         }
     }
     ready.wait().await;
-    let server = Meter::start(Pid::Of(ctx.server.pid))?;
-    let client = Pid::Own.cpu()?;
-    let start = Instant::now();
-    go.wait().await;
-    let mut results = Vec::new();
-    for task in tasks {
-        results.push(task.await.context("editor task")??);
-    }
-    let wall = start.elapsed();
-    let client_cpu = Pid::Own.cpu()?.saturating_sub(client);
-    let usage = server.stop()?;
+    let (results, phase) = measure(ctx, &go, tasks).await?;
     bar.finish_and_clear();
 
     // Convergence: per document, every editor's text is the server's.
-    let http = reqwest::Client::builder().no_proxy().build()?;
     let mut converged = true;
     let mut notes = Vec::new();
     for chunk in results.chunks(editors) {
         let (doc, content, version, _) = &chunk[0];
-        let body: serde_json::Value = http
-            .get(format!("http://{addr}/docs/{doc}"))
-            .send()
-            .await?
-            .json()
-            .await?;
         let same = chunk
             .iter()
             .all(|(_, c, v, _)| c == content && v == version);
-        let server_same = body["content"].as_str() == Some(content.as_str())
-            && body["version"].as_u64() == Some(*version);
-        if !(same && server_same) {
+        if !same || served(addr, doc).await? != (*version, content.clone()) {
             converged = false;
             notes.push(format!("document {doc} did not converge"));
         }
@@ -116,11 +95,11 @@ pub(crate) async fn run(
     }
     let total = (docs * editors * ops) as u64;
     let measured = Measured {
-        wall,
+        wall: phase.wall,
         ops: total,
         deliveries: total * editors as u64,
-        server: usage,
-        client_cpu,
+        server: phase.server,
+        client_cpu: phase.client_cpu,
         connections: None,
     };
     let latencies = Latencies {

@@ -5,7 +5,6 @@
 //! `--patches`, the text after that many patches).
 
 use std::path::Path;
-use std::time::Instant;
 
 use anyhow::{bail, Context as _};
 use ot::testkit::trace::{self, Patch};
@@ -13,9 +12,8 @@ use ot::{Document, Operation};
 use std::sync::Arc;
 use tokio::sync::Barrier;
 
-use super::{progress, Context, Outcome};
+use super::{measure, progress, served, Context, Outcome};
 use crate::editor::{broadcast_latencies, Editor};
-use crate::procstat::{Meter, Pid};
 use crate::report::{Latencies, Measured, Params, Report};
 use crate::stats::Samples;
 
@@ -92,28 +90,10 @@ pub(crate) async fn run(
         }));
     }
     ready.wait().await;
-    let server = Meter::start(Pid::Of(ctx.server.pid))?;
-    let client = Pid::Own.cpu()?;
-    let start = Instant::now();
-    go.wait().await;
-    let mut results = Vec::new();
-    for task in tasks {
-        results.push(task.await.context("editor task")??);
-    }
-    let wall = start.elapsed();
-    let client_cpu = Pid::Own.cpu()?.saturating_sub(client);
-    let usage = server.stop()?;
+    let (results, phase) = measure(ctx, &go, tasks).await?;
     bar.finish_and_clear();
-    let served: serde_json::Value = reqwest::Client::builder()
-        .no_proxy()
-        .build()?
-        .get(format!("http://{addr}/docs/{doc}"))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let converged = results.iter().all(|(c, _)| *c == expected)
-        && served["content"].as_str() == Some(expected.as_str());
+    let (_, on_server) = served(addr, &doc).await?;
+    let converged = results.iter().all(|(c, _)| *c == expected) && on_server == expected;
     let records: Vec<_> = results.into_iter().map(|(_, r)| r).collect();
     let broadcast = broadcast_latencies(&records);
     let mut ack = Samples::default();
@@ -123,11 +103,11 @@ pub(crate) async fn run(
         echo.extend(r.echo);
     }
     let measured = Measured {
-        wall,
+        wall: phase.wall,
         ops: count as u64,
         deliveries: (count * editors) as u64,
-        server: usage,
-        client_cpu,
+        server: phase.server,
+        client_cpu: phase.client_cpu,
         connections: None,
     };
     let latencies = Latencies {
