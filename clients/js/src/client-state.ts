@@ -279,13 +279,18 @@ function jsonCodePointBytes(cp: number): number {
  * Splits `op` into `[head, rest]` with `head.compose(rest)` equal to `op`, where `head`'s JSON
  * takes at most `maxBytes` UTF-8 bytes (at least one component, or one code point of an insert,
  * is always taken). `rest` is `null` when `op` fits whole.
+ *
+ * An insert too large for the head is split so that the head carries its **last** part and
+ * `rest` inserts the earlier parts in front of it, at the same position. A concurrent insert at
+ * that position therefore ends up before or after the whole text, never between its parts.
  */
 export function splitOperation(op: TextOperation, maxBytes: number): [TextOperation, TextOperation | null] {
   if (utf8Length(JSON.stringify(op.components)) <= maxBytes) return [op, null];
   const head = new OperationBuilder();
   let budget = maxBytes - 2 - 17; // brackets, and the trailing retain added below
   let taken = 0; // components fully taken
-  let split: string | null = null; // the part of a split insert left for `rest`
+  let prefix: string | null = null; // the front part of a split insert, left for `rest`
+  let tail = "";
   const comps = op.components;
   for (; taken < comps.length; taken++) {
     const c = comps[taken] as Component;
@@ -296,36 +301,37 @@ export function splitOperation(op: TextOperation, maxBytes: number): [TextOperat
       continue;
     }
     if (typeof c === "string") {
-      // Take as many code points of the insert as fit (at least one).
-      let units = 0;
+      // Take as many code points from the end of the insert as fit (at least one).
+      let start = c.length;
       let room = budget - 3; // quotes and comma
-      for (const ch of c) {
-        const b = jsonCodePointBytes(ch.codePointAt(0) as number);
-        if (b > room && units > 0) break;
+      while (start > 0) {
+        const low = c.charCodeAt(start - 1);
+        const step = start >= 2 && low >= 0xdc00 && low <= 0xdfff && c.charCodeAt(start - 2) >= 0xd800 && c.charCodeAt(start - 2) <= 0xdbff ? 2 : 1;
+        const b = jsonCodePointBytes(c.codePointAt(start - step) as number);
+        if (b > room && start < c.length) break;
         room -= b;
-        units += ch.length;
+        start -= step;
       }
-      head.insert(c.slice(0, units));
-      split = c.slice(units);
-      if (split.length === 0) {
-        split = null;
-        taken++;
-      }
+      tail = c.slice(start);
+      prefix = c.slice(0, start);
     } else if (taken === 0) {
       head.push(c);
       taken++;
     }
     break;
   }
-  const headPart = head.build();
-  // `head` spans the base consumed so far, then retains the rest of the base unchanged; `rest`
-  // retains what `head` produced and does the remaining components.
+  const before = head.build(); // the components taken whole
   const headOp = new OperationBuilder();
-  for (const c of headPart.components) headOp.push(c);
-  headOp.retain(op.baseLength - headPart.baseLength);
-  const rest = new OperationBuilder().retain(headPart.targetLength);
-  if (split !== null) rest.insert(split, codePointLength(split));
-  for (let i = taken + (split !== null ? 1 : 0); i < comps.length; i++) rest.push(comps[i] as Component);
+  for (const c of before.components) headOp.push(c);
+  if (tail) headOp.insert(tail);
+  headOp.retain(op.baseLength - before.baseLength);
+  // `rest` keeps what `head` produced, inserting the front of a split insert before its tail.
+  const rest = new OperationBuilder().retain(before.targetLength);
+  if (prefix !== null) {
+    rest.insert(prefix).retain(codePointLength(tail));
+    taken++;
+  }
+  for (let i = taken; i < comps.length; i++) rest.push(comps[i] as Component);
   const restOp = rest.build();
   return [headOp.build(), restOp.isNoop() ? null : restOp];
 }

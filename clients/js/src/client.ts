@@ -168,6 +168,8 @@ export class OtterdocClient extends Emitter<OtterdocEvents> {
   /** Waiting for a snapshot that replaces the local document (first load or reset). */
   private needSnapshot: boolean;
   private online = false;
+  /** False once the server refused the presence topic. */
+  private presenceSupported = true;
   private paused = false;
   private closed = false;
   private receiptCounter = 0;
@@ -224,7 +226,7 @@ export class OtterdocClient extends Emitter<OtterdocEvents> {
         docMessage: (body) => this.guard(() => this.onDocMessage(body)),
         presenceMessage: (body) => this.guard(() => this.onPresenceMessage(body)),
         errorMessage: (body) => this.guard(() => this.onErrorMessage(body)),
-        protocolError: (message) => this.onProtocolError(message),
+        protocolError: (message, info) => this.onProtocolError(message, info.aboutPresence),
       },
     );
     if (options.autoConnect ?? true) this.connect();
@@ -265,6 +267,11 @@ export class OtterdocClient extends Emitter<OtterdocEvents> {
 
   get canRedo(): boolean {
     return this.undoManager.canRedo;
+  }
+
+  /** False once the server refused the presence topic (a server without presence). */
+  get presenceAvailable(): boolean {
+    return this.publisher !== null && this.presenceSupported;
   }
 
   /** Remote cursors, in UTF-16 offsets of {@link text}. */
@@ -507,7 +514,7 @@ export class OtterdocClient extends Emitter<OtterdocEvents> {
     this.tracker.setOwnSession(session);
     this.connection.subscribeErrors();
     this.connection.subscribeDocument(this.needSnapshot ? null : this.state.version);
-    if (this.publisher) this.connection.subscribePresence();
+    if (this.publisher && this.presenceSupported) this.connection.subscribePresence();
     this.setConnectionState("connected");
     if (!this.needSnapshot) {
       const submission = this.state.connected();
@@ -527,7 +534,18 @@ export class OtterdocClient extends Emitter<OtterdocEvents> {
     else this.setConnectionState("disconnected");
   }
 
-  private onProtocolError(message: string): void {
+  private onProtocolError(message: string, aboutPresence: boolean): void {
+    if (aboutPresence && this.presenceSupported) {
+      // A server without presence refuses the presence topic (and closes the connection):
+      // carry on without presence from the next connection on.
+      this.presenceSupported = false;
+      if (this.tracker.clear()) this.emitPresence();
+      this.emit(
+        "error",
+        new OtterdocError("protocol-error", `the server does not support presence: ${message}`, { source: "presence" }),
+      );
+      return;
+    }
     const lost = message.includes("version-in-future") || message.includes("has no stored version");
     if (lost && !this.needSnapshot) {
       // The server does not have our version any more (restored from an older backup?): the
@@ -662,7 +680,9 @@ export class OtterdocClient extends Emitter<OtterdocEvents> {
   }
 
   private preparePresence(selection: readonly Selection[], info: { name?: string; color?: string }): PresenceSubmission | null {
-    if (!this.online || !this.connection.connected || !this.loaded || this.needSnapshot || !this.state.synchronized) return null;
+    if (!this.presenceSupported || !this.online || !this.connection.connected || !this.loaded || this.needSnapshot || !this.state.synchronized) {
+      return null;
+    }
     const length = codePointLength(this._text);
     return {
       client: this.clientId,

@@ -57,8 +57,11 @@ export interface ConnectionHandlers {
   presenceMessage(body: string): void;
   /** A MESSAGE on `/user/queue/errors`. */
   errorMessage(body: string): void;
-  /** A STOMP ERROR frame (the server closes the connection after it). */
-  protocolError(message: string): void;
+  /**
+   * A STOMP ERROR frame (the server closes the connection after it). `aboutPresence`: it
+   * answers the presence SUBSCRIBE (by its `receipt-id`), i.e. the server has no presence.
+   */
+  protocolError(message: string, info: { aboutPresence: boolean }): void;
 }
 
 /** The STOMP connection of one document. */
@@ -68,6 +71,7 @@ export class StompConnection {
   private docSub: StompSubscription | null = null;
   private presenceSub: StompSubscription | null = null;
   private subCounter = 0;
+  private presenceReceipt: string | null = null;
   private attempts = 0;
   private lastClose = "";
   private stopped = false;
@@ -104,7 +108,10 @@ export class StompConnection {
       onStompError: (frame: IFrame) => {
         const message = frame.headers.message ?? frame.body;
         this.lastClose = `server error: ${message}`;
-        this.handlers.protocolError(message);
+        const receipt = frame.headers["receipt-id"];
+        this.handlers.protocolError(message, {
+          aboutPresence: receipt !== undefined && receipt === this.presenceReceipt,
+        });
       },
       onWebSocketClose: (event: { code?: number; reason?: string }) => {
         this.docSub = null;
@@ -171,11 +178,19 @@ export class StompConnection {
     this.docSub = sub;
   }
 
-  /** Subscribes to the presence topic (everyone's current presence arrives first). */
+  /**
+   * Subscribes to the presence topic (everyone's current presence arrives first). The SUBSCRIBE
+   * asks for a receipt so that a server without presence, which answers it with an ERROR, can be
+   * told apart.
+   */
   subscribePresence(): void {
     if (this.presenceSub) this.presenceSub.unsubscribe();
+    const id = this.nextSubId("presence");
+    this.presenceReceipt = `sub-${id}`;
+    this.client.watchForReceipt(this.presenceReceipt, () => {});
     this.presenceSub = this.client.subscribe(this.dest.presenceTopic, (m: IMessage) => this.handlers.presenceMessage(m.body), {
-      id: this.nextSubId("presence"),
+      id,
+      receipt: this.presenceReceipt,
     });
   }
 

@@ -152,6 +152,45 @@ describe("splitOperation", () => {
     }
   });
 
+  test("a concurrent insert at the paste position never lands between the parts of a split paste", () => {
+    const paste = "0123456789".repeat(30);
+    for (let k = 0; k < 12; k++) {
+      // Client A pastes at 1 in "ab", split into parts; B's insert at 1 reaches the server
+      // after k of A's parts.
+      const server = new ReferenceServer();
+      const base = server.submit({ client: "x", seq: 1, base: 0, op: ["ab"] });
+      assert.ok(base.ok);
+      const a = new ClientState({ clientId: "A", version: 1, maxSubmissionBytes: 100 });
+      a.connected();
+      let text = "ab";
+      const first = a.applyLocal(op([1, paste, 1]));
+      text = op([1, paste, 1]).apply(text);
+      let sub = first;
+      let sent = 0;
+      let bSent = false;
+      const sendB = (): void => {
+        const r = server.submit({ client: "B", seq: 1, base: 1, op: [1, "B", 1] });
+        assert.ok(r.ok);
+        const got = a.receive(r.record);
+        assert.equal(got.kind, "remote");
+        if (got.kind === "remote") text = got.apply.apply(text);
+        bSent = true;
+      };
+      while (sub) {
+        if (sent === k) sendB();
+        const r = server.submit(sub);
+        assert.ok(r.ok);
+        sent++;
+        const ack = a.receive(r.record);
+        sub = ack.kind === "ack" ? ack.send : null;
+      }
+      if (!bSent) sendB();
+      assert.ok(server.text.includes(paste), `k=${k}: ${server.text}`);
+      assert.equal(text, server.text, "A converges");
+      assert.ok(sent > 3);
+    }
+  });
+
   test("an op that fits is not split", () => {
     const o = op([1, "a"]);
     assert.deepEqual(splitOperation(o, 1000), [o, null]);
