@@ -203,3 +203,23 @@ export function selectionToUtf16(
   );
   return ranges.map((_, i) => ({ anchor: units[2 * i] as number, head: units[2 * i + 1] as number }));
 }
+
+/**
+ * Where a UTF-16 position of the old text ends up after `changes` (all relative to the old
+ * text, as a `change` event delivers them) — to keep a caret or a decoration in place. Same rule
+ * as `transformIndex`: text inserted exactly at the position goes after it with `"stay"`
+ * (default) and before it with `"push"`; a position inside a replaced range moves to the end of
+ * the replacement's inserted text.
+ */
+export function mapPosition(position: number, changes: readonly TextChange[], bias: "stay" | "push" = "stay"): number {
+  const sorted = changes
+    .map((c, i) => ({ from: c.from, to: c.to ?? c.from, length: (c.insert ?? "").length, i }))
+    .sort((a, b) => a.from - b.from || a.i - b.i);
+  let delta = 0;
+  for (const c of sorted) {
+    if (c.from > position || (c.from === position && bias === "stay")) break;
+    if (c.to <= position) delta += c.length - (c.to - c.from);
+    else return c.from + delta + c.length;
+  }
+  return position + delta;
+}

@@ -20,6 +20,7 @@ export {
   changesToOperation,
   diffToChanges,
   InvalidChangeError,
+  mapPosition,
   operationToChanges,
   selectionToCodePoints,
   selectionToUtf16,

@@ -8,11 +8,12 @@ import {
   changesToOperation,
   diffToChanges,
   InvalidChangeError,
+  mapPosition,
   operationToChanges,
   selectionToCodePoints,
   selectionToUtf16,
 } from "../../src/changes.js";
-import { TextOperation } from "../../src/operation.js";
+import { TextOperation, transformIndex } from "../../src/operation.js";
 import {
   codePointLength,
   codePointsToUtf16,
@@ -204,5 +205,34 @@ describe("selections", () => {
     ]);
     assert.deepEqual(selectionToUtf16(text, cps), ranges);
     assert.deepEqual(selectionToCodePoints(text, [{ anchor: 2, head: 2 }]), [{ anchor: 1, head: 1 }], "inside a pair rounds down");
+  });
+});
+
+describe("mapPosition (carets through a change event)", () => {
+  test("examples", () => {
+    const changes = [{ from: 1, to: 3, insert: "X" }, { from: 5, insert: "😀" }];
+    assert.equal(mapPosition(0, changes), 0);
+    assert.equal(mapPosition(1, changes), 1, "stay at a replaced range's start");
+    assert.equal(mapPosition(1, changes, "push"), 2);
+    assert.equal(mapPosition(2, changes), 2, "inside the replaced range: after its inserted text");
+    assert.equal(mapPosition(4, changes), 3);
+    assert.equal(mapPosition(5, changes), 4);
+    assert.equal(mapPosition(5, changes, "push"), 6);
+    assert.equal(mapPosition(9, changes), 10);
+  });
+
+  const seed = seedFromEnv(0xca7);
+  test(`agrees with transformIndex at code point boundaries (seed ${seed})`, () => {
+    const rng = new Rng(seed);
+    for (let i = 0; i < 1500; i++) {
+      const text = randomText(rng, 12);
+      const op = randomOp(rng, codePointLength(text));
+      const changes = operationToChanges(text, op);
+      const after = op.apply(text);
+      const cp = rng.int(0, codePointLength(text));
+      const bias = rng.bool() ? "stay" : "push";
+      const expected = codePointToUtf16(after, transformIndex(cp, op, bias));
+      assert.equal(mapPosition(codePointToUtf16(text, cp), changes, bias), expected, `${op} on ${JSON.stringify(text)} at ${cp} ${bias}`);
+    }
   });
 });
