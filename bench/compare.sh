@@ -45,7 +45,7 @@ else
   both docs docs --docs 16 --editors 3 --ops 200
   both fanout-1k fanout --subscribers 1000 --rate 100 --ops 500
   both idle-2k idle --connections 2000
-  ours fanout-10k fanout --subscribers 10000 --rate 20 --ops 200
+  ours fanout-10k fanout --subscribers 10000 --rate 5 --ops 100
   ours idle-100k idle --connections 100000
   ours trace trace --trace automerge-paper --editors 2
   ours history history --ops 1000000

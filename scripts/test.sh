@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as a newcomer and CI run it: installs what it needs (the npm packages of
-# the stompjs interop test and of the ShareDB benchmark peer, cargo-fuzz), then checks formatting
+# the stompjs interop test, the TypeScript client and the ShareDB benchmark peer, cargo-fuzz), then checks formatting
 # and lints, fuzzes each target briefly, runs every test of the workspace (server, `ot` crate,
 # and every scenario of `otterdoc-bench` at a tiny size), and the ShareDB peer's smoke test.
 set -euo pipefail
@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 echo "== npm ci (stompjs interop client, ShareDB benchmark peer)"
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 npm ci --prefix bench/peers/sharedb --no-audit --no-fund --loglevel=error
+npm ci --prefix clients/js --no-audit --no-fund --loglevel=error
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -27,6 +28,14 @@ cargo test --workspace 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 if [[ "$status" -eq 0 ]]; then
+  echo "== TypeScript client (clients/js): OT vectors, state machine, real-server tests"
+  set +e
+  OTTERDOC_BIN="$PWD/target/debug/otterdoc" OTTERDOC_REQUIRE_SERVER=1 \
+    npm test --prefix clients/js 2>&1 | tee -a "$log"
+  status=${PIPESTATUS[0]}
+  set -e
+fi
+if [[ "$status" -eq 0 ]]; then
   echo "== ShareDB benchmark peer: every scenario at a tiny size"
   set +e
   bash bench/peers/sharedb/smoke.sh 2>&1 | tee -a "$log"
@@ -34,8 +43,11 @@ if [[ "$status" -eq 0 ]]; then
   set -e
 fi
 # One closing line over every test binary of the workspace (cargo prints one line per binary)
-# and the ShareDB smoke test (which prints "N passed, M failed").
+# the TypeScript client's node:test run ("ℹ pass N", "ℹ fail M") and the ShareDB smoke test
+# ("N passed, M failed").
 awk '/^test result:/ { passed += $4; failed += $6 }
+     /^ℹ pass [0-9]+$/ { passed += $3 }
+     /^ℹ fail [0-9]+$/ { failed += $3 }
      /^[0-9]+ passed, [0-9]+ failed$/ { passed += $1; failed += $3 }
      END { printf "%d passed, %d failed\n", passed, failed }' "$log"
 rm -f "$log"
