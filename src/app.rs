@@ -1,15 +1,35 @@
 //! `App`: what the server hands to every HTTP route and STOMP session — the documents, the
-//! store, the settings and the shutdown phases — assembled once by `server.rs`. Passing this
-//! one value (instead of reaching through the registry for its parts) keeps each part's owner
-//! obvious and lets a route or session use exactly what it needs.
+//! store, the settings, authentication, the roster of sessions, the metrics and the shutdown
+//! phases — assembled once by `server.rs`. Passing this one value (instead of reaching through
+//! the registry for its parts) keeps each part's owner obvious and lets a route or session use
+//! exactly what it needs.
 
 use std::sync::Arc;
 
+use crate::auth::{AuthSetupError, Authenticator};
 use crate::config::Config;
 use crate::document::DocumentRegistry;
+use crate::metrics::Metrics;
+use crate::roster::Roster;
 use crate::shutdown::Shutdown;
 use crate::store::Store;
 use crate::subscription::Sources;
+
+/// Why the parts of a server could not be assembled.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// Authentication is misconfigured.
+    #[error(transparent)]
+    Auth(#[from] AuthSetupError),
+    /// The admin token file cannot be read or is empty.
+    #[error("cannot use the admin token file {path}: {reason}")]
+    AdminToken {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
 
 /// The running server's parts.
 #[derive(Clone)]
@@ -20,6 +40,14 @@ pub struct App {
     pub store: Arc<dyn Store>,
     /// The open documents (every change goes through their tasks).
     pub documents: DocumentRegistry,
+    /// Verifies credentials.
+    pub auth: Arc<Authenticator>,
+    /// The admin routes' token (`None`: they are off).
+    pub admin_token: Option<Arc<str>>,
+    /// Connected sessions.
+    pub roster: Roster,
+    /// Counters and gauges for `/metrics`.
+    pub metrics: Arc<Metrics>,
     /// Shutdown phases.
     pub shutdown: Shutdown,
 }
@@ -27,17 +55,42 @@ pub struct App {
 impl App {
     /// The parts of a server with `config` over `store`: a document registry whose tasks run in
     /// a fresh set of shutdown phases.
-    pub fn new(config: Config, store: Arc<dyn Store>) -> App {
+    pub fn new(config: Config, store: Arc<dyn Store>) -> Result<App, SetupError> {
+        let auth = Arc::new(Authenticator::from_config(&config)?);
+        let admin_token = match &config.admin_token_file {
+            None => None,
+            Some(path) => {
+                let bad = |reason: String| SetupError::AdminToken {
+                    path: path.display().to_string(),
+                    reason,
+                };
+                let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+                let token = text.trim();
+                if token.is_empty() {
+                    return Err(bad("it is empty".into()));
+                }
+                Some(Arc::from(token))
+            }
+        };
         let config = Arc::new(config);
+        let metrics = Arc::new(Metrics::new());
         let shutdown = Shutdown::default();
-        let documents =
-            DocumentRegistry::new(store.clone(), config.clone(), shutdown.documents.clone());
-        App {
+        let documents = DocumentRegistry::new(
+            store.clone(),
+            config.clone(),
+            shutdown.documents.clone(),
+            metrics.clone(),
+        );
+        Ok(App {
             config,
             store,
             documents,
+            auth,
+            admin_token,
+            roster: Roster::default(),
+            metrics,
             shutdown,
-        }
+        })
     }
 
     /// What a document subscription needs.
@@ -46,6 +99,7 @@ impl App {
             registry: self.documents.clone(),
             store: self.store.clone(),
             phase: self.shutdown.connections.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 }

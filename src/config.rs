@@ -33,6 +33,31 @@ pub mod defaults {
     pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
     /// `--write-timeout-ms`.
     pub const WRITE_TIMEOUT_MS: u64 = 10_000;
+    /// `--max-connections`: STOMP connections at once (a node is sized for 100,000).
+    pub const MAX_CONNECTIONS: usize = 100_000;
+    /// `--max-subscriptions`: subscriptions one connection may hold.
+    pub const MAX_SUBSCRIPTIONS: usize = 64;
+    /// `--max-transactions`: transactions one connection may have open.
+    pub const MAX_TRANSACTIONS: usize = 16;
+    /// `--max-submissions-per-second`: sustained ops one connection may submit (a fast typist
+    /// makes ~10; scripts and imports more).
+    pub const MAX_SUBMISSIONS_PER_SECOND: u32 = 1000;
+    /// `--submission-burst`: ops one connection may submit at once above that rate.
+    pub const SUBMISSION_BURST: u32 = 2000;
+    /// `--max-outbound-bytes`: bytes queued for one connection before it counts as not reading.
+    pub const MAX_OUTBOUND_BYTES: usize = 4 * 1024 * 1024;
+    /// `--request-timeout-ms`: longest an HTTP request (head and body) may take to arrive.
+    pub const REQUEST_TIMEOUT_MS: u64 = 30_000;
+}
+
+/// How clients prove who they are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthMode {
+    /// Nobody does: every session and request is `anonymous` with full rights (local use).
+    None,
+    /// A JWT, verified with `--jwt-secret-file` / `OTTERDOC_JWT_SECRET` (HS256) or
+    /// `--jwt-public-key-file` (RS256 or ES256).
+    Jwt,
 }
 
 /// Fixed bounds that are not flags. Each keeps some memory or wait bounded; the ones a client
@@ -120,6 +145,67 @@ pub struct Config {
     /// A connection whose writes make no progress for this long is closed (ms).
     #[arg(long, env = "OTTERDOC_WRITE_TIMEOUT_MS", default_value_t = defaults::WRITE_TIMEOUT_MS)]
     pub write_timeout_ms: u64,
+
+    /// How clients authenticate: none (everyone is anonymous with full rights) or jwt.
+    #[arg(long, env = "OTTERDOC_AUTH", value_enum, default_value_t = AuthMode::None)]
+    pub auth: AuthMode,
+
+    /// File holding the HS256 secret that signs the JWTs (trailing whitespace ignored).
+    #[arg(long, env = "OTTERDOC_JWT_SECRET_FILE")]
+    pub jwt_secret_file: Option<PathBuf>,
+
+    /// The HS256 secret itself (prefer the environment variable or the file to the flag).
+    #[arg(long, env = "OTTERDOC_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// PEM file of the public key that verifies the JWTs (RSA: RS256, EC P-256: ES256).
+    #[arg(long, env = "OTTERDOC_JWT_PUBLIC_KEY_FILE")]
+    pub jwt_public_key_file: Option<PathBuf>,
+
+    /// If set, a token's `iss` claim must be this.
+    #[arg(long, env = "OTTERDOC_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// If set, a token's `aud` claim must include this.
+    #[arg(long, env = "OTTERDOC_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+
+    /// Origins (comma-separated, `*` for any) allowed to open the WebSocket and to call the HTTP
+    /// routes from a browser (CORS); empty: no Origin check and no CORS headers.
+    #[arg(long, env = "OTTERDOC_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// File holding the token of the admin HTTP routes (`/admin/...`); without it they are off.
+    #[arg(long, env = "OTTERDOC_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+
+    /// STOMP connections at once; one more is refused with 503.
+    #[arg(long, env = "OTTERDOC_MAX_CONNECTIONS", default_value_t = defaults::MAX_CONNECTIONS)]
+    pub max_connections: usize,
+
+    /// Subscriptions one connection may hold.
+    #[arg(long, env = "OTTERDOC_MAX_SUBSCRIPTIONS", default_value_t = defaults::MAX_SUBSCRIPTIONS)]
+    pub max_subscriptions: usize,
+
+    /// Transactions one connection may have open at once.
+    #[arg(long, env = "OTTERDOC_MAX_TRANSACTIONS", default_value_t = defaults::MAX_TRANSACTIONS)]
+    pub max_transactions: usize,
+
+    /// Ops one connection may submit per second, sustained (0: no limit).
+    #[arg(long, env = "OTTERDOC_MAX_SUBMISSIONS_PER_SECOND", default_value_t = defaults::MAX_SUBMISSIONS_PER_SECOND)]
+    pub max_submissions_per_second: u32,
+
+    /// Ops one connection may submit at once beyond the sustained rate.
+    #[arg(long, env = "OTTERDOC_SUBMISSION_BURST", default_value_t = defaults::SUBMISSION_BURST, value_parser = clap::value_parser!(u32).range(1..))]
+    pub submission_burst: u32,
+
+    /// Bytes queued for one connection before it counts as not reading and is closed.
+    #[arg(long, env = "OTTERDOC_MAX_OUTBOUND_BYTES", default_value_t = defaults::MAX_OUTBOUND_BYTES)]
+    pub max_outbound_bytes: usize,
+
+    /// Longest an HTTP request's head and body may take to arrive (ms).
+    #[arg(long, env = "OTTERDOC_REQUEST_TIMEOUT_MS", default_value_t = defaults::REQUEST_TIMEOUT_MS)]
+    pub request_timeout_ms: u64,
 }
 
 impl Config {
@@ -136,6 +222,21 @@ impl Config {
             idle_doc_ms: defaults::IDLE_DOC_MS,
             connect_timeout_ms: defaults::CONNECT_TIMEOUT_MS,
             write_timeout_ms: defaults::WRITE_TIMEOUT_MS,
+            auth: AuthMode::None,
+            jwt_secret_file: None,
+            jwt_secret: None,
+            jwt_public_key_file: None,
+            jwt_issuer: None,
+            jwt_audience: None,
+            allowed_origins: Vec::new(),
+            admin_token_file: None,
+            max_connections: defaults::MAX_CONNECTIONS,
+            max_subscriptions: defaults::MAX_SUBSCRIPTIONS,
+            max_transactions: defaults::MAX_TRANSACTIONS,
+            max_submissions_per_second: defaults::MAX_SUBMISSIONS_PER_SECOND,
+            submission_burst: defaults::SUBMISSION_BURST,
+            max_outbound_bytes: defaults::MAX_OUTBOUND_BYTES,
+            request_timeout_ms: defaults::REQUEST_TIMEOUT_MS,
         }
     }
 
@@ -147,6 +248,20 @@ impl Config {
     /// [`Self::connect_timeout_ms`] as a duration.
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_millis(self.connect_timeout_ms)
+    }
+
+    /// [`Self::request_timeout_ms`] as a duration.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+
+    /// True if a browser page from `origin` may use the server.
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        self.allowed_origins.is_empty()
+            || self
+                .allowed_origins
+                .iter()
+                .any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
     }
 
     /// [`Self::write_timeout_ms`] as a duration.

@@ -50,6 +50,16 @@ pub enum ErrorCode {
     TransactionAborted,
     /// The server is shutting down.
     Unavailable,
+    /// No valid credentials: the token is missing, malformed, badly signed or expired.
+    Unauthorized,
+    /// Valid credentials without the right for this document (read or write).
+    Forbidden,
+    /// The connection submits ops faster than `--max-submissions-per-second` allows.
+    RateLimited,
+    /// The server already has `--max-connections` connections.
+    TooManyConnections,
+    /// An HTTP request did not arrive within `--request-timeout-ms`.
+    RequestTimeout,
     /// No HTTP route has this path.
     RouteNotFound,
     /// The path exists but not with this HTTP method.
@@ -108,7 +118,7 @@ mod tests {
 
     #[test]
     fn codes_are_kebab_case_and_serde_agrees() {
-        assert_eq!(ErrorCode::COUNT, 18);
+        assert_eq!(ErrorCode::COUNT, 23);
         assert_eq!(ErrorCode::VersionInFuture.as_str(), "version-in-future");
         for code in ErrorCode::iter() {
             let json = serde_json::to_value(code).unwrap();

@@ -12,16 +12,20 @@
 //!   byte transport of a STOMP session;
 //! - [`session`]: one STOMP connection (negotiation, dispatch, transactions, replies in order);
 //! - [`app`]: the running server's parts, handed to routes and sessions;
+//! - [`roster`]: the connected sessions, and how operators reach them;
 //! - [`subscription`]: the delivery of one document topic to one subscriber;
 //! - [`document`]: the per-document task, the directory of open documents, the registry;
+//! - [`auth`]: credentials (JWTs) to identities;
 //! - [`wire`]: JSON bodies in and out; [`store`]: the storage boundary ([`store::Store`]) and
 //!   its sled implementation;
 //! - [`stomp`]: the STOMP codec, typed commands, server frame builders, the outbound side of a
 //!   connection;
-//! - leaves: [`error`] (error codes, [`error::Rejection`]), [`doc_id`], [`identity`],
-//!   [`shutdown`], [`config`] (every flag, default and limit).
+//! - [`metrics`]: every counter and gauge, for `/metrics`;
+//! - leaves: [`error`] (error codes, [`error::Rejection`]), [`identity`] (users and their
+//!   rights), [`doc_id`], [`shutdown`], [`config`] (every flag, default and limit).
 
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod doc_id;
 pub mod document;
@@ -29,6 +33,8 @@ pub mod error;
 pub mod http;
 pub mod identity;
 pub mod listener;
+pub mod metrics;
+pub mod roster;
 pub mod server;
 pub mod session;
 pub mod shutdown;

@@ -18,14 +18,15 @@ use tokio::net::TcpListener;
 use crate::app::App;
 use crate::http::Service;
 
-/// Accepts connections until the connections phase stops; then stops accepting.
+/// Accepts connections until the intake phase stops; then stops accepting.
 pub async fn serve(listener: TcpListener, app: App, service: Service) {
+    let intake = app.shutdown.intake.clone();
     let phase = app.shutdown.connections.clone();
     let service = Arc::new(service);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            () = phase.stopped() => break,
+            () = intake.stopped() => break,
         };
         let (tcp, peer) = match accepted {
             Ok(pair) => pair,

@@ -24,6 +24,9 @@ pub enum StartError {
         /// Why.
         source: StoreError,
     },
+    /// Authentication or the admin token is misconfigured.
+    #[error("{0}")]
+    Setup(#[from] crate::app::SetupError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -56,7 +59,7 @@ impl Server {
             .await
             .map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
-        let app = App::new(config, Arc::new(store));
+        let app = App::new(config, Arc::new(store))?;
         let service = crate::http::Service::new(app.clone());
         let accept = crate::listener::serve(listener, app.clone(), service);
         let task = tokio::spawn(Self::run(app.clone(), accept));
@@ -66,13 +69,15 @@ impl Server {
 
     /// Accepts until shutdown starts, then shuts down in order.
     async fn run(app: App, accept: impl std::future::Future<Output = ()>) {
-        // Accepting ends at the shutdown signal; HTTP requests in flight and sessions are the
-        // connections phase's tasks, waited for next.
+        // Accepting ends at the shutdown signal (the intake phase), and sessions stop reading
+        // frames. The documents then finish what is queued, so every op accepted so far is
+        // durable and its outcome settled; then the connections report those outcomes (the
+        // RECEIPTs of ops applied during the drain) and close.
         accept.await;
+        app.documents.shutdown().await;
         if !app.shutdown.connections.stop(DRAIN_TIMEOUT).await {
             tracing::warn!("connections still open after the drain timeout");
         }
-        app.documents.shutdown().await;
         if let Err(err) = app.store.flush().await {
             tracing::error!(error = %err, "final flush failed");
         }
@@ -91,7 +96,7 @@ impl Server {
 
     /// Starts a graceful shutdown without waiting for it.
     pub fn trigger_shutdown(&self) {
-        self.app.shutdown.connections.cancel();
+        self.app.shutdown.intake.cancel();
     }
 
     /// Shuts down gracefully and waits until every document is flushed and storage is closed.

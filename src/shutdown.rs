@@ -1,8 +1,8 @@
 //! Graceful shutdown, by one mechanism: a [`CancellationToken`] that tells tasks to stop and a
-//! [`TaskTracker`] that lets the server wait for them, per phase. The phases run in order —
-//! first the connections (sessions and everything they spawned), then the documents (each
-//! finishes what is queued in its mailbox and flushes) — so that no document stops while a
-//! session could still hand it work.
+//! [`TaskTracker`] that lets the server wait for them, per phase. The phases run in order:
+//! intake (stop accepting connections; sessions stop reading frames), documents (each finishes
+//! what is queued in its mailbox, flushes and answers), connections (sessions report the
+//! outcomes that settled — so an op applied during the drain gets its RECEIPT — then close).
 
 use std::future::Future;
 use std::time::Duration;
@@ -65,8 +65,11 @@ impl Phase {
 /// The server's shutdown phases, handed to everything that spawns long-lived tasks.
 #[derive(Clone, Debug, Default)]
 pub struct Shutdown {
-    /// Connections: HTTP requests in flight, STOMP sessions and their tasks. Stopped first.
-    pub connections: Phase,
-    /// Document tasks. Stopped once no connection is left.
+    /// Intake: the accept loop, and sessions' reading of new frames. Stopped first (its token
+    /// only: nothing is tracked in it).
+    pub intake: Phase,
+    /// Document tasks. Stopped second: they finish what is queued.
     pub documents: Phase,
+    /// Connections: HTTP requests in flight, STOMP sessions and their tasks. Stopped last.
+    pub connections: Phase,
 }

@@ -19,6 +19,7 @@ use crate::config::limits::CATCH_UP_PAGE;
 use crate::doc_id::DocId;
 use crate::document::{Committed, DocumentRegistry, Listener, OpEvent, Push, Resumed};
 use crate::error::ErrorCode;
+use crate::metrics::Metrics;
 use crate::shutdown::Phase;
 use crate::stomp::{server, Closed, MessageBodies, MessageTarget, Outbox, TryQueue};
 use crate::store::Store;
@@ -33,6 +34,8 @@ pub struct Sources {
     pub store: Arc<dyn Store>,
     /// The shutdown phase catch-up tasks run in.
     pub phase: Phase,
+    /// Counts catch-ups.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Who is subscribing, and where the MESSAGE frames go.
@@ -41,6 +44,8 @@ pub struct Subscriber {
     pub id: String,
     /// The destination as the client wrote it (echoed in every MESSAGE).
     pub destination: String,
+    /// MESSAGE frames carry an `ack` header (`ack:client` / `ack:client-individual`).
+    pub client_ack: bool,
     /// The session's outgoing frames.
     pub outbox: Outbox,
 }
@@ -87,6 +92,7 @@ impl Listener for Shared {
         if !self.is_alive() {
             return;
         }
+        self.sources.metrics.catch_ups.inc();
         let span = tracing::debug_span!("catch-up", doc = %self.doc);
         let task = self
             .sources
@@ -205,7 +211,13 @@ impl DocSubscription {
                 let content = subscribed.content.unwrap_or_default();
                 let body = snapshot_event_json(doc.as_str(), current, &content);
                 let id = format!("{}-snapshot", subscriber.id);
-                let message = server::message(&subscriber.destination, &subscriber.id, &id, body);
+                let message = server::message_acked(
+                    &subscriber.destination,
+                    &subscriber.id,
+                    &id,
+                    subscriber.client_ack,
+                    body,
+                );
                 // A closed outbox means the session is going away; the subscription is moot.
                 let _ = subscriber.outbox.frame(message).await;
                 current + 1
@@ -213,7 +225,11 @@ impl DocSubscription {
         };
         let shared = Arc::new(Shared {
             doc,
-            target: MessageTarget::new(&subscriber.destination, &subscriber.id),
+            target: MessageTarget::new(
+                &subscriber.destination,
+                &subscriber.id,
+                subscriber.client_ack,
+            ),
             outbox: subscriber.outbox,
             sources: sources.clone(),
             catching_up: parking_lot::Mutex::new(None),

@@ -17,6 +17,7 @@ use crate::config::limits::MAX_BATCH;
 use crate::config::Config;
 use crate::doc_id::DocId;
 use crate::error::{ErrorCode, Rejection};
+use crate::metrics::Metrics;
 use crate::shutdown::Phase;
 use crate::store::{OpRecord, Store, StoreError};
 use crate::wire::{op_event_json, Submission};
@@ -32,6 +33,7 @@ pub(super) struct Start {
     pub(super) weak: mpsc::WeakSender<Request>,
     /// The documents' shutdown phase.
     pub(super) phase: Phase,
+    pub(super) metrics: Arc<Metrics>,
 }
 
 /// A live listener and the first version it has not been given.
@@ -51,6 +53,7 @@ pub(super) struct DocumentActor {
     doc: DocId,
     store: Arc<dyn Store>,
     config: Arc<Config>,
+    metrics: Arc<Metrics>,
     version: u64,
     document: Document,
     last_time: u64,
@@ -99,6 +102,7 @@ impl DocumentActor {
             mut mailbox,
             weak,
             phase,
+            metrics,
         } = start;
         let loaded = match store.load(&doc).await {
             Ok(loaded) => loaded,
@@ -123,10 +127,12 @@ impl DocumentActor {
             held: Vec::new(),
             store,
             config,
+            metrics,
         };
         tracing::debug!(version = actor.version, "document opened");
         let idle = actor.config.idle_doc();
         loop {
+            registration.report(actor.version, actor.listeners.len());
             let first = tokio::select! {
                 request = mailbox.recv() => request,
                 _ = tokio::time::sleep(idle) => {
@@ -247,7 +253,12 @@ impl DocumentActor {
         }
         let records: Vec<OpRecord> = self.unflushed.iter().map(|r| (**r).clone()).collect();
         let snapshots = std::mem::take(&mut self.snapshots);
-        if let Err(err) = self.store.append(&self.doc, &records, &snapshots).await {
+        let started = std::time::Instant::now();
+        let appended = self.store.append(&self.doc, &records, &snapshots).await;
+        self.metrics
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
+        if let Err(err) = appended {
             tracing::error!(doc = %self.doc, error = %err, "commit failed");
             for held in self.held.drain(..) {
                 let _ = held.reply.send(Err(internal(&err)));
@@ -256,6 +267,8 @@ impl DocumentActor {
         }
         if !self.unflushed.is_empty() {
             let records = std::mem::take(&mut self.unflushed);
+            self.metrics.ops_applied.inc_by(records.len() as u64);
+            self.metrics.commit_batch.observe(records.len() as f64);
             let batch = Arc::new(self.events_of(records.iter().map(|r| &**r)));
             self.deliver(&batch);
         }
@@ -283,6 +296,7 @@ impl DocumentActor {
         let Some(last) = batch.events.last().map(|e| e.version) else {
             return;
         };
+        let mut deliveries = 0;
         self.listeners.retain_mut(|live| {
             let Some(from) = batch.index_of(live.next) else {
                 // Not the next version it needs (cannot happen for a live listener): let it
@@ -293,6 +307,7 @@ impl DocumentActor {
             match live.listener.push(batch, from) {
                 Push::Delivered => {
                     live.next = last + 1;
+                    deliveries += (batch.events.len() - from) as u64;
                     true
                 }
                 Push::Full => {
@@ -306,6 +321,7 @@ impl DocumentActor {
                 Push::Gone => false,
             }
         });
+        self.metrics.deliveries.inc_by(deliveries);
     }
 
     /// A listener asks to go live from `next` (everything before it delivered). Granted if it
@@ -390,6 +406,7 @@ impl DocumentActor {
             ));
         }
         let history = self.history_after(base).await?;
+        self.metrics.transform_depth.observe(history.len() as f64);
         if let Some(done) = history.iter().find(|r| r.client == client && r.seq == seq) {
             return Ok(Applied {
                 version: done.version,

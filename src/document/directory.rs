@@ -4,6 +4,7 @@
 //! exit path can forget to remove one, and a stale task can never remove its successor's.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, MutexGuard};
@@ -18,6 +19,27 @@ pub(super) struct Entry {
     pub(super) mailbox: mpsc::Sender<Request>,
     /// Which task: a new one gets a new number, so a departing task removes only its own entry.
     generation: u64,
+    stats: Arc<Stats>,
+}
+
+/// What the task reports about its document, for operators.
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    /// Its durable version.
+    pub(crate) version: AtomicU64,
+    /// Its live subscribers.
+    pub(crate) subscribers: AtomicUsize,
+}
+
+/// An open document as operators see it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct DocumentInfo {
+    /// The id.
+    pub doc: String,
+    /// Its durable version.
+    pub version: u64,
+    /// Its live subscribers.
+    pub subscribers: usize,
 }
 
 #[derive(Default)]
@@ -51,6 +73,22 @@ impl Directory {
     pub(super) fn len(&self) -> usize {
         self.entries.lock().map.len()
     }
+
+    /// Every open document, by id.
+    pub(super) fn list(&self) -> Vec<DocumentInfo> {
+        let entries = self.entries.lock();
+        let mut out: Vec<DocumentInfo> = entries
+            .map
+            .iter()
+            .map(|(doc, e)| DocumentInfo {
+                doc: doc.to_string(),
+                version: e.stats.version.load(Ordering::Relaxed),
+                subscribers: e.stats.subscribers.load(Ordering::Relaxed),
+            })
+            .collect();
+        out.sort_by(|a, b| a.doc.cmp(&b.doc));
+        out
+    }
 }
 
 impl Locked<'_> {
@@ -68,17 +106,20 @@ impl Locked<'_> {
     pub(super) fn register(&mut self, doc: &DocId, mailbox: mpsc::Sender<Request>) -> Registration {
         let generation = self.entries.next_generation;
         self.entries.next_generation += 1;
+        let stats = Arc::new(Stats::default());
         self.entries.map.insert(
             doc.clone(),
             Entry {
                 mailbox,
                 generation,
+                stats: stats.clone(),
             },
         );
         Registration {
             directory: self.directory.clone(),
             doc: doc.clone(),
             generation,
+            stats,
         }
     }
 }
@@ -88,9 +129,16 @@ pub(crate) struct Registration {
     directory: Arc<Directory>,
     doc: DocId,
     generation: u64,
+    stats: Arc<Stats>,
 }
 
 impl Registration {
+    /// Reports the document's durable version and live subscribers.
+    pub(super) fn report(&self, version: u64, subscribers: usize) {
+        self.stats.version.store(version, Ordering::Relaxed);
+        self.stats.subscribers.store(subscribers, Ordering::Relaxed);
+    }
+
     /// Removes the entry if `idle()` holds, deciding under the directory lock — the lock the
     /// registry hands out mailboxes under — so no request can slip in between the check and
     /// the removal. True if removed: the task must then stop.

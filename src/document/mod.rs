@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 use crate::error::Rejection;
 use crate::wire::Submission;
 
+pub use directory::DocumentInfo;
 pub use registry::DocumentRegistry;
 
 /// The outcome of an accepted submission.

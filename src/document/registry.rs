@@ -15,6 +15,7 @@ use crate::config::limits::{MAILBOX, MAILBOX_RETRIES};
 use crate::config::Config;
 use crate::doc_id::DocId;
 use crate::error::{ErrorCode, Rejection};
+use crate::metrics::Metrics;
 use crate::shutdown::Phase;
 use crate::store::Store;
 use crate::wire::Submission;
@@ -31,6 +32,7 @@ struct Inner {
     config: Arc<Config>,
     /// The documents' shutdown phase: every task is spawned in it.
     phase: Phase,
+    metrics: Arc<Metrics>,
 }
 
 fn unavailable() -> Rejection {
@@ -39,13 +41,19 @@ fn unavailable() -> Rejection {
 
 impl DocumentRegistry {
     /// A registry whose document tasks use `store` and run in the shutdown `phase`.
-    pub fn new(store: Arc<dyn Store>, config: Arc<Config>, phase: Phase) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: Arc<Config>,
+        phase: Phase,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 directory: Arc::default(),
                 store,
                 config,
                 phase,
+                metrics,
             }),
         }
     }
@@ -53,6 +61,11 @@ impl DocumentRegistry {
     /// Number of documents currently open.
     pub fn open_documents(&self) -> usize {
         self.inner.directory.len()
+    }
+
+    /// Every open document, with its version and live subscribers.
+    pub fn list_open(&self) -> Vec<super::DocumentInfo> {
+        self.inner.directory.list()
     }
 
     /// The mailbox of `doc`'s task, starting the task if there is none.
@@ -76,6 +89,7 @@ impl DocumentRegistry {
             mailbox: rx,
             weak: tx.downgrade(),
             phase: inner.phase.clone(),
+            metrics: inner.metrics.clone(),
         }));
         Ok(tx)
     }

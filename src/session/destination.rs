@@ -10,6 +10,8 @@ pub const TOPIC_PREFIX: &str = "/topic/doc/";
 pub const APP_PREFIX: &str = "/app/doc/";
 /// The per-session queue of rejected ops (SUBSCRIBE).
 pub const ERRORS_DESTINATION: &str = "/user/queue/errors";
+/// The per-session queue of operator notices (SUBSCRIBE).
+pub const NOTICES_DESTINATION: &str = "/user/queue/notices";
 
 /// What a SUBSCRIBE names.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,6 +20,8 @@ pub(super) enum Subscription {
     Document(DocId),
     /// This session's rejected ops.
     Errors,
+    /// Notices from the server's operator.
+    Notices,
 }
 
 /// Reads a SUBSCRIBE destination; the error is the message of the protocol violation.
@@ -25,9 +29,12 @@ pub(super) fn subscription(destination: &str) -> Result<Subscription, String> {
     if destination == ERRORS_DESTINATION {
         return Ok(Subscription::Errors);
     }
+    if destination == NOTICES_DESTINATION {
+        return Ok(Subscription::Notices);
+    }
     let Some(id) = destination.strip_prefix(TOPIC_PREFIX) else {
         return Err(format!(
-            "unknown destination {destination:?}: subscribe to {TOPIC_PREFIX}<id> or {ERRORS_DESTINATION}"
+            "unknown destination {destination:?}: subscribe to {TOPIC_PREFIX}<id>, {ERRORS_DESTINATION} or {NOTICES_DESTINATION}"
         ));
     };
     DocId::parse(id)

@@ -21,28 +21,44 @@ use bytes::Bytes;
 use futures::{Sink, Stream, StreamExt};
 use tracing::Instrument;
 
+use tokio::sync::mpsc;
+
 use crate::app::App;
+use crate::auth;
+use crate::doc_id::DocId;
 use crate::error::{ErrorCode, Rejection};
-use crate::identity::ANONYMOUS;
+use crate::identity::Identity;
+use crate::metrics::Metrics;
+use crate::roster::{Control, Enrolment};
 use crate::stomp::{
     self, server, ClientCommand, Closed, Command, Connected, FrameParser, Inbound, Outbox, Parsed,
-    Violation,
+    Violation, WriterSettings,
 };
 use crate::subscription::{DocSubscription, Subscriber};
 use crate::wire::{Submission, SubmissionIds};
 
-pub use destination::{APP_PREFIX, ERRORS_DESTINATION, TOPIC_PREFIX};
+pub use destination::{APP_PREFIX, ERRORS_DESTINATION, NOTICES_DESTINATION, TOPIC_PREFIX};
 pub use negotiate::VERSIONS;
 
 use replies::Replies;
 use transactions::Transactions;
 
+/// The per-connection submission limiter `config` asks for (`None`: no limit).
+fn rate_limiter(config: &crate::config::Config) -> Option<governor::DefaultDirectRateLimiter> {
+    let per_second = std::num::NonZeroU32::new(config.max_submissions_per_second)?;
+    let burst = std::num::NonZeroU32::new(config.submission_burst).unwrap_or(per_second);
+    Some(governor::RateLimiter::direct(
+        governor::Quota::per_second(per_second).allow_burst(burst),
+    ))
+}
+
 /// Stands in for "no read timeout" where a timer needs a duration.
 const FOREVER: Duration = Duration::from_secs(60 * 60 * 24 * 365);
 
 enum Subscription {
-    Document(DocSubscription),
+    Document(DocId, DocSubscription),
     Errors,
+    Notices,
 }
 
 /// Whether the session goes on after a frame.
@@ -56,18 +72,36 @@ struct Session {
     app: App,
     outbox: Outbox,
     id: String,
-    user: String,
     connected: bool,
     /// Longest the peer may stay silent, once negotiated (before CONNECT: the connect timeout).
     read_timeout: Option<Duration>,
     subscriptions: HashMap<String, Subscription>,
     transactions: Transactions,
     replies: Replies,
+    /// What the client proved at CONNECT (anonymous until then).
+    identity: Identity,
+    /// When its credentials expire.
+    expiry: Option<tokio::time::Instant>,
+    /// The token the transport carried (e.g. `?token=` on the WebSocket URL).
+    transport_token: Option<String>,
+    /// Submissions per second.
+    limiter: Option<governor::DefaultDirectRateLimiter>,
+    /// Its entry in the roster (after CONNECT), and the operator's controls.
+    enrolment: Option<Enrolment>,
+    control: Option<mpsc::UnboundedReceiver<Control>>,
+}
+
+/// What the transport knows about the peer before any STOMP frame.
+#[derive(Clone, Debug, Default)]
+pub struct Peer {
+    /// A token carried by the transport itself (`?token=` on the WebSocket URL), used when
+    /// CONNECT brings none.
+    pub token: Option<String>,
 }
 
 /// Runs a session over a transport (any stream of [`Inbound`] chunks and sink of outgoing
 /// frames) until either side closes it.
-pub async fn run<R, E, W>(app: App, inbound: R, sink: W)
+pub async fn run<R, E, W>(app: App, peer: Peer, inbound: R, sink: W)
 where
     R: Stream<Item = Result<Inbound, E>> + Unpin + Send,
     E: Display,
@@ -76,49 +110,84 @@ where
 {
     // Counts as a running connection for shutdown until the lingering close is over.
     let _alive = app.shutdown.connections.token();
+    let metrics = app.metrics.clone();
+    metrics.connections.inc();
     let id = uuid::Uuid::new_v4().to_string();
     let span = tracing::info_span!("session", session = %id, user = tracing::field::Empty);
-    serve(app, id, inbound, sink).instrument(span).await;
+    serve(app, id, peer, inbound, sink).instrument(span).await;
+    metrics.connections.dec();
 }
 
-async fn serve<R, E, W>(app: App, id: String, mut inbound: R, sink: W)
+/// Resolves at `deadline`, or never.
+async fn until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next control from the roster, or never (before CONNECT).
+async fn next_control(control: &mut Option<mpsc::UnboundedReceiver<Control>>) -> Control {
+    match control {
+        Some(rx) => match rx.recv().await {
+            Some(control) => control,
+            None => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
+}
+
+async fn serve<R, E, W>(app: App, id: String, peer: Peer, mut inbound: R, sink: W)
 where
     R: Stream<Item = Result<Inbound, E>> + Unpin + Send,
     E: Display,
     W: Sink<Bytes> + Unpin + Send + 'static,
     W::Error: Display + Send,
 {
-    let (outbox, writer) = stomp::writer(sink, app.config.write_timeout());
+    let settings = WriterSettings {
+        write_timeout: app.config.write_timeout(),
+        max_queued_bytes: app.config.max_outbound_bytes,
+        frames_out: app.metrics.frames_out.clone(),
+    };
+    let (outbox, writer) = stomp::writer(sink, settings);
     let mut writer = app.shutdown.connections.spawn(writer);
     let mut parser = FrameParser::new(app.config.max_frame_bytes);
+    let limiter = rate_limiter(&app.config);
     let mut session = Session {
         read_timeout: Some(app.config.connect_timeout()),
         app,
         outbox,
         id,
-        user: ANONYMOUS.to_owned(),
         connected: false,
         subscriptions: HashMap::new(),
         transactions: Transactions::default(),
         replies: Replies::default(),
+        identity: Identity::anonymous(),
+        expiry: None,
+        transport_token: peer.token,
+        limiter,
+        enrolment: None,
+        control: None,
     };
+    let intake = session.app.shutdown.intake.clone();
     let shutdown = session.app.shutdown.connections.clone();
     let mut writer_done = false;
     loop {
         let silence = session.read_timeout.unwrap_or(FOREVER);
+        let reading = !intake.is_stopping();
         tokio::select! {
-            incoming = tokio::time::timeout(silence, inbound.next()) => {
+            incoming = tokio::time::timeout(silence, inbound.next()), if reading => {
                 let chunk = match incoming {
                     Err(_) => {
                         let ms = silence.as_millis();
-                        session.fatal(&format!("no data or heart-beat from the client for {ms} ms")).await;
+                        session.fatal_as("timeout", &format!("no data or heart-beat from the client for {ms} ms")).await;
                         break;
                     }
                     Ok(None) | Ok(Some(Ok(Inbound::Close))) => break,
                     Ok(Some(Err(err))) => {
                         // E.g. a message over the size limit: say why before closing (on a dead
                         // socket the write just fails), never close silently.
-                        session.fatal(&err.to_string()).await;
+                        session.fatal_as("transport", &err.to_string()).await;
                         break;
                     }
                     Ok(Some(Ok(Inbound::Control))) => continue,
@@ -136,9 +205,31 @@ where
                     break;
                 }
             }
+            // Shutting down: read no more frames, but keep reporting outcomes while the
+            // documents finish what they have queued (below).
+            () = intake.stopped(), if reading => {}
             () = shutdown.stopped() => {
-                session.fatal("the server is shutting down").await;
+                // The documents have drained: every outcome is settled. Report them, then go.
+                let _ = Box::pin(session.replies.drain(&session.outbox)).await;
+                session.fatal_as("shutdown", "the server is shutting down").await;
                 break;
+            }
+            () = until(session.expiry) => {
+                session.fatal_as("expired", "the session's token has expired; reconnect with a fresh one").await;
+                break;
+            }
+            control = next_control(&mut session.control) => {
+                match control {
+                    Control::Close(message) => {
+                        session.fatal_as("operator", &message).await;
+                        break;
+                    }
+                    Control::Notice(message) => {
+                        if Box::pin(session.replies.notice(&message, &session.outbox)).await.is_err() {
+                            break;
+                        }
+                    }
+                }
             }
             _ = &mut writer => {
                 // The writer gave up (write timeout, socket error): nothing more can be said.
@@ -162,32 +253,62 @@ impl Session {
             match parser.next_frame() {
                 Ok(None) => return true,
                 Ok(Some(Parsed::HeartBeat)) => {}
-                Ok(Some(Parsed::Frame(frame))) => match self.handle(frame).await {
-                    Ok(Flow::Continue) => {}
-                    Ok(Flow::Close) => return false,
-                    Err(violation) => {
-                        self.outbox.fatal(server::violation(&violation)).await;
-                        return false;
+                Ok(Some(Parsed::Frame(frame))) => {
+                    self.app.metrics.frames_in.inc();
+                    match self.handle(frame).await {
+                        Ok(Flow::Continue) => {}
+                        Ok(Flow::Close) => return false,
+                        Err(violation) => {
+                            Metrics::count(&self.app.metrics.errors, "violation");
+                            self.outbox.fatal(server::violation(&violation)).await;
+                            return false;
+                        }
                     }
-                },
+                }
                 Err(err) => {
-                    self.fatal(&format!("malformed frame: {err}")).await;
+                    Metrics::count(&self.app.metrics.errors, "malformed");
+                    let message = format!("malformed frame: {err}");
+                    let error = server::error(&message, parser.failed_receipt());
+                    self.outbox.fatal(error).await;
                     return false;
                 }
             }
         }
     }
 
-    async fn fatal(&self, message: &str) {
+    /// Ends the connection with an ERROR, counted under `kind`.
+    async fn fatal_as(&self, kind: &str, message: &str) {
+        Metrics::count(&self.app.metrics.errors, kind);
         self.outbox.fatal(server::error(message, None)).await;
+    }
+
+    /// Counts a subscription made or ended (for metrics and the roster).
+    fn subscribed(&self, doc: &DocId, up: bool) {
+        if let Some(enrolment) = &self.enrolment {
+            if up {
+                enrolment.subscribed(doc);
+            } else {
+                enrolment.unsubscribed(doc);
+            }
+        }
+        if up {
+            self.app.metrics.subscriptions.inc();
+        } else {
+            self.app.metrics.subscriptions.dec();
+        }
     }
 
     /// Stops everything the session started.
     async fn close(&mut self) {
-        for (_, subscription) in self.subscriptions.drain() {
-            if let Subscription::Document(subscription) = subscription {
+        let ended: Vec<Subscription> = self.subscriptions.drain().map(|(_, s)| s).collect();
+        for subscription in ended {
+            if let Subscription::Document(doc, subscription) = subscription {
                 subscription.stop().await;
+                self.subscribed(&doc, false);
             }
+        }
+        if self.enrolment.take().is_some() {
+            self.app.metrics.sessions.dec();
         }
         // Held SENDs of open transactions are dropped with the session, as STOMP requires.
         self.transactions.clear();
@@ -212,15 +333,19 @@ impl Session {
             ClientCommand::Connect(_) if self.connected => Err(violation(
                 "already connected: CONNECT may be sent only once".into(),
             )),
-            ClientCommand::Connect(connect) => self.on_connect(connect).await.map_err(violation),
+            ClientCommand::Connect(connect) => self.on_connect(connect).await,
             ClientCommand::Send(send) => self.on_send(send).await.map_err(violation),
             ClientCommand::Subscribe(subscribe) => {
                 self.on_subscribe(subscribe).await.map_err(violation)
             }
             ClientCommand::Unsubscribe { id, receipt } => {
                 match self.subscriptions.remove(&id) {
-                    Some(Subscription::Document(subscription)) => subscription.stop().await,
+                    Some(Subscription::Document(doc, subscription)) => {
+                        subscription.stop().await;
+                        self.subscribed(&doc, false);
+                    }
                     Some(Subscription::Errors) => self.replies.unsubscribe_errors(&id),
+                    Some(Subscription::Notices) => self.replies.unsubscribe_notices(&id),
                     None => return Err(violation(format!("no subscription with id {id:?}"))),
                 }
                 self.replies.receipt(receipt.as_deref());
@@ -235,7 +360,9 @@ impl Session {
                 transaction,
                 receipt,
             } => {
-                self.transactions.begin(&transaction).map_err(violation)?;
+                self.transactions
+                    .begin(&transaction, self.app.config.max_transactions)
+                    .map_err(violation)?;
                 self.replies.receipt(receipt.as_deref());
                 Ok(Flow::Continue)
             }
@@ -279,19 +406,46 @@ impl Session {
         }
     }
 
-    async fn on_connect(&mut self, connect: stomp::Connect) -> Result<Flow, String> {
-        let version = negotiate::version(connect.accept_version.as_deref())?;
+    async fn on_connect(&mut self, connect: stomp::Connect) -> Result<Flow, Violation> {
+        let receipt = connect.receipt.as_deref();
+        let version = negotiate::version(connect.accept_version.as_deref()).map_err(|e| {
+            // STOMP 1.2: the ERROR names the versions the server speaks.
+            Violation::new(e, receipt).with_header("version", negotiate::VERSIONS.join(","))
+        })?;
         let ours = self.app.config.heartbeat_ms;
-        let heart_beats = negotiate::heart_beats(ours, connect.heart_beat.as_deref())?;
+        let heart_beats = negotiate::heart_beats(ours, connect.heart_beat.as_deref())
+            .map_err(|e| Violation::new(e, receipt))?;
+        // The token: the Authorization header, else the passcode, else the transport's.
+        let token = connect
+            .authorization
+            .as_deref()
+            .and_then(auth::bearer)
+            .or(connect.passcode.as_deref())
+            .or(self.transport_token.as_deref());
+        self.identity = self.app.auth.authenticate(token).map_err(|err| {
+            Metrics::count(&self.app.metrics.auth_failures, err.reason());
+            Violation::new(format!("authentication failed: {err}"), receipt)
+        })?;
+        self.expiry = self
+            .identity
+            .valid_for()
+            .map(|d| tokio::time::Instant::now() + d);
         self.read_timeout = heart_beats.read_timeout;
-        tracing::Span::current().record("user", self.user.as_str());
+        tracing::Span::current().record("user", self.identity.user());
         let connected = server::connected(&Connected {
             version,
             heart_beat: (ours, ours),
             session: &self.id,
-            user: &self.user,
+            user: self.identity.user(),
         });
         self.connected = true;
+        let (enrolment, control) =
+            self.app
+                .roster
+                .enrol(&self.id, self.identity.user(), self.outbox.clone());
+        self.enrolment = Some(enrolment);
+        self.control = Some(control);
+        self.app.metrics.sessions.inc();
         self.say(connected).await;
         if let Some(every) = heart_beats.send_every {
             let _ = self.outbox.heart_beat(every).await;
@@ -322,14 +476,36 @@ impl Session {
             Ok(doc_id) => doc_id,
             Err(rejection) => {
                 let ids = submission_ids(&send.body);
-                self.replies.rejected(send.receipt, doc, ids, rejection);
+                self.reject(send, doc, ids, rejection);
                 return;
             }
         };
+        if !self.identity.can_write(&doc_id) {
+            let rejection = Rejection::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "user {} may not write document {doc_id}",
+                    self.identity.user()
+                ),
+            );
+            let ids = submission_ids(&send.body);
+            self.reject(send, doc, ids, rejection);
+            return;
+        }
+        if self.limiter.as_ref().is_some_and(|l| l.check().is_err()) {
+            let limit = self.app.config.max_submissions_per_second;
+            let rejection = Rejection::new(
+                ErrorCode::RateLimited,
+                format!("over {limit} submissions per second on this connection; nothing was applied, retry later"),
+            );
+            let ids = submission_ids(&send.body);
+            self.reject(send, doc, ids, rejection);
+            return;
+        }
         let submission = match Submission::parse(&send.body, self.app.config.max_op_bytes) {
             Ok(submission) => submission,
             Err((rejection, ids)) => {
-                self.replies.rejected(send.receipt, doc, ids, rejection);
+                self.reject(send, doc, ids, rejection);
                 return;
             }
         };
@@ -340,12 +516,34 @@ impl Session {
         let queued = self
             .app
             .documents
-            .submit_queued(&doc_id, submission, &self.user)
+            .submit_queued(&doc_id, submission, self.identity.user())
             .await;
         match queued {
-            Ok(outcome) => self.replies.submitted(send.receipt, doc, ids, outcome),
-            Err(rejection) => self.replies.rejected(send.receipt, doc, ids, rejection),
+            Ok(outcome) => {
+                let metrics = self.app.metrics.clone();
+                let outcome = async move {
+                    let result = outcome.await;
+                    if let Err(rejection) = &result {
+                        Metrics::count(&metrics.ops_rejected, rejection.code.as_str());
+                    }
+                    result
+                };
+                self.replies.submitted(send.receipt, doc, ids, outcome)
+            }
+            Err(rejection) => self.reject(send, doc, ids, rejection),
         }
+    }
+
+    /// Reports a SEND refused before it reached its document.
+    fn reject(
+        &mut self,
+        send: stomp::Send,
+        doc: Option<String>,
+        ids: SubmissionIds,
+        rejection: Rejection,
+    ) {
+        Metrics::count(&self.app.metrics.ops_rejected, rejection.code.as_str());
+        self.replies.rejected(send.receipt, doc, ids, rejection);
     }
 
     async fn on_subscribe(&mut self, subscribe: stomp::Subscribe) -> Result<Flow, String> {
@@ -353,20 +551,39 @@ impl Session {
             id,
             destination,
             version,
+            client_ack,
             receipt,
         } = subscribe;
         if self.subscriptions.contains_key(&id) {
             return Err(format!("subscription id {id:?} is already in use"));
         }
+        let max = self.app.config.max_subscriptions;
+        if self.subscriptions.len() >= max {
+            return Err(format!(
+                "too many subscriptions: a connection may hold {max} (--max-subscriptions)"
+            ));
+        }
         let doc = match destination::subscription(&destination)? {
             destination::Subscription::Errors => {
-                self.replies.subscribe_errors(&id);
+                self.replies.subscribe_errors(&id, client_ack);
                 self.subscriptions.insert(id, Subscription::Errors);
+                self.replies.receipt(receipt.as_deref());
+                return Ok(Flow::Continue);
+            }
+            destination::Subscription::Notices => {
+                self.replies.subscribe_notices(&id, client_ack);
+                self.subscriptions.insert(id, Subscription::Notices);
                 self.replies.receipt(receipt.as_deref());
                 return Ok(Flow::Continue);
             }
             destination::Subscription::Document(doc) => doc,
         };
+        if !self.identity.can_read(&doc) {
+            return Err(format!(
+                "forbidden: user {} may not read document {doc}",
+                self.identity.user()
+            ));
+        }
         let known = match version {
             None => None,
             Some(v) => Some(
@@ -377,13 +594,19 @@ impl Session {
         let subscriber = Subscriber {
             id: id.clone(),
             destination,
+            client_ack,
             outbox: self.outbox.clone(),
         };
-        let subscription =
-            DocSubscription::start(&self.app.subscription_sources(), doc, known, subscriber)
-                .await?;
+        let subscription = DocSubscription::start(
+            &self.app.subscription_sources(),
+            doc.clone(),
+            known,
+            subscriber,
+        )
+        .await?;
+        self.subscribed(&doc, true);
         self.subscriptions
-            .insert(id, Subscription::Document(subscription));
+            .insert(id, Subscription::Document(doc, subscription));
         self.replies.receipt(receipt.as_deref());
         Ok(Flow::Continue)
     }

@@ -9,7 +9,7 @@ use std::pin::Pin;
 use futures::stream::FuturesOrdered;
 use futures::StreamExt;
 
-use super::destination::ERRORS_DESTINATION;
+use super::destination::{ERRORS_DESTINATION, NOTICES_DESTINATION};
 use crate::document::Applied;
 use crate::error::Rejection;
 use crate::stomp::{server, Closed, Outbox};
@@ -37,10 +37,14 @@ type Pending = Pin<Box<dyn Future<Output = Outcome> + Send + Sync>>;
 #[derive(Default)]
 pub(super) struct Replies {
     pending: FuturesOrdered<Pending>,
-    /// Ids of the `/user/queue/errors` subscriptions (each gets every error event).
-    errors: Vec<String>,
+    /// The `/user/queue/errors` subscriptions (each gets every error event): id, client ack.
+    errors: Vec<(String, bool)>,
     /// Error events delivered so far (numbers their `message-id`).
     error_messages: u64,
+    /// The `/user/queue/notices` subscriptions: id, client ack.
+    notices: Vec<(String, bool)>,
+    /// Notices delivered so far.
+    notice_messages: u64,
 }
 
 impl Replies {
@@ -102,13 +106,36 @@ impl Replies {
     }
 
     /// A `/user/queue/errors` subscription was made.
-    pub(super) fn subscribe_errors(&mut self, id: &str) {
-        self.errors.push(id.to_owned());
+    pub(super) fn subscribe_errors(&mut self, id: &str, client_ack: bool) {
+        self.errors.push((id.to_owned(), client_ack));
     }
 
     /// A `/user/queue/errors` subscription was ended.
     pub(super) fn unsubscribe_errors(&mut self, id: &str) {
-        self.errors.retain(|s| s != id);
+        self.errors.retain(|(s, _)| s != id);
+    }
+
+    /// A `/user/queue/notices` subscription was made.
+    pub(super) fn subscribe_notices(&mut self, id: &str, client_ack: bool) {
+        self.notices.push((id.to_owned(), client_ack));
+    }
+
+    /// A `/user/queue/notices` subscription was ended.
+    pub(super) fn unsubscribe_notices(&mut self, id: &str) {
+        self.notices.retain(|(s, _)| s != id);
+    }
+
+    /// Delivers an operator's notice to every notices subscription (now: it is not the
+    /// outcome of a frame, so it does not wait for them).
+    pub(super) async fn notice(&mut self, message: &str, outbox: &Outbox) -> Result<(), Closed> {
+        let body = serde_json::json!({"type": "notice", "message": message}).to_string();
+        for (sub, ack) in &self.notices {
+            self.notice_messages += 1;
+            let id = format!("notice-{}", self.notice_messages);
+            let frame = server::message_acked(NOTICES_DESTINATION, sub, &id, *ack, body.clone());
+            outbox.frame(frame).await?;
+        }
+        Ok(())
     }
 
     /// Tells the client how a request ended.
@@ -139,10 +166,11 @@ impl Replies {
                     }
                     let body =
                         error_event_json(&rejection, doc.as_deref(), &ids, receipt.as_deref());
-                    for sub in &self.errors {
+                    for (sub, ack) in &self.errors {
                         self.error_messages += 1;
                         let id = format!("error-{}", self.error_messages);
-                        let frame = server::message(ERRORS_DESTINATION, sub, &id, body.clone());
+                        let frame =
+                            server::message_acked(ERRORS_DESTINATION, sub, &id, *ack, body.clone());
                         outbox.frame(frame).await?;
                     }
                     Ok(())

@@ -14,10 +14,15 @@ pub(super) struct Transactions {
 }
 
 impl Transactions {
-    /// BEGIN `tx`.
-    pub(super) fn begin(&mut self, tx: &str) -> Result<(), String> {
+    /// BEGIN `tx`; at most `max` may be open at once.
+    pub(super) fn begin(&mut self, tx: &str, max: usize) -> Result<(), String> {
         if self.open.contains_key(tx) {
             return Err(format!("transaction {tx:?} is already open"));
+        }
+        if self.open.len() >= max {
+            return Err(format!(
+                "too many open transactions: a connection may have {max} (--max-transactions)"
+            ));
         }
         self.open.insert(tx.to_owned(), Vec::new());
         Ok(())
@@ -70,11 +75,16 @@ mod tests {
             txs.hold("t", send(1)),
             Err("no open transaction \"t\"".into())
         );
-        txs.begin("t").unwrap();
+        txs.begin("t", 2).unwrap();
         assert_eq!(
-            txs.begin("t"),
+            txs.begin("t", 2),
             Err("transaction \"t\" is already open".into())
         );
+        txs.begin("u", 2).unwrap();
+        assert!(txs
+            .begin("v", 2)
+            .unwrap_err()
+            .contains("too many open transactions"));
         txs.hold("t", send(1)).unwrap();
         txs.hold("t", send(2)).unwrap();
         let held = txs.end("t").unwrap();
@@ -85,7 +95,7 @@ mod tests {
     #[test]
     fn a_transaction_holds_at_most_the_limit() {
         let mut txs = Transactions::default();
-        txs.begin("t").unwrap();
+        txs.begin("t", 1).unwrap();
         for _ in 0..MAX_TRANSACTION_FRAMES {
             txs.hold("t", send(0)).unwrap();
         }

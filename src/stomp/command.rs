@@ -14,6 +14,8 @@ pub struct Violation {
     pub message: String,
     /// The offending frame's `receipt` header.
     pub receipt: Option<String>,
+    /// More headers for the ERROR (e.g. `version` when no version is common).
+    pub headers: Vec<(String, String)>,
 }
 
 impl Violation {
@@ -22,7 +24,14 @@ impl Violation {
         Violation {
             message: message.into(),
             receipt: receipt.map(str::to_owned),
+            headers: Vec::new(),
         }
+    }
+
+    /// Adds a header to the ERROR.
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_owned(), value.into()));
+        self
     }
 }
 
@@ -33,6 +42,10 @@ pub struct Connect {
     pub accept_version: Option<String>,
     /// `heart-beat`.
     pub heart_beat: Option<String>,
+    /// `passcode` (otterdoc reads a token here, as STOMP brokers read passwords).
+    pub passcode: Option<String>,
+    /// `Authorization` (any case), e.g. `Bearer <token>`, as stompjs' `connectHeaders` send it.
+    pub authorization: Option<String>,
     /// `receipt`.
     pub receipt: Option<String>,
 }
@@ -59,6 +72,9 @@ pub struct Subscribe {
     pub destination: String,
     /// `version`: the last version the subscriber already has (otterdoc's catch-up header).
     pub version: Option<String>,
+    /// `ack`: whether MESSAGE frames carry an `ack` header (`client`, `client-individual`)
+    /// or not (`auto`, the default).
+    pub client_ack: bool,
     /// `receipt`.
     pub receipt: Option<String>,
 }
@@ -129,6 +145,12 @@ impl ClientCommand {
             Command::Connect | Command::Stomp => ClientCommand::Connect(Connect {
                 accept_version: optional("accept-version"),
                 heart_beat: optional("heart-beat"),
+                passcode: optional("passcode"),
+                authorization: frame
+                    .headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+                    .map(|(_, v)| v.clone()),
                 receipt,
             }),
             Command::Send => ClientCommand::Send(Send {
@@ -137,12 +159,24 @@ impl ClientCommand {
                 receipt,
                 body: frame.body.clone(),
             }),
-            Command::Subscribe => ClientCommand::Subscribe(Subscribe {
-                id: required("id")?,
-                destination: required("destination")?,
-                version: optional("version"),
-                receipt,
-            }),
+            Command::Subscribe => {
+                ClientCommand::Subscribe(Subscribe {
+                    id: required("id")?,
+                    destination: required("destination")?,
+                    version: optional("version"),
+                    client_ack: match frame.header("ack") {
+                        None | Some("auto") => false,
+                        Some("client" | "client-individual") => true,
+                        Some(other) => return Err(Violation::new(
+                            format!(
+                                "invalid ack mode {other:?}: use auto, client or client-individual"
+                            ),
+                            receipt.as_deref(),
+                        )),
+                    },
+                    receipt,
+                })
+            }
             Command::Unsubscribe => ClientCommand::Unsubscribe {
                 id: required("id")?,
                 receipt,
@@ -258,7 +292,12 @@ pub mod server {
 
     /// ERROR for a [`Violation`].
     pub fn violation(v: &Violation) -> StompFrame {
-        error(&v.message, v.receipt.as_deref())
+        let mut frame = error(&v.message, v.receipt.as_deref());
+        // Before the body's content-type, so they read naturally; order is not significant.
+        for (name, value) in &v.headers {
+            frame = frame.with_header(name.clone(), value.clone());
+        }
+        frame
     }
 
     /// MESSAGE of subscription `subscription` with a JSON `body`.
@@ -274,6 +313,23 @@ pub mod server {
             .with_header("message-id", message_id)
             .with_header("content-type", "application/json")
             .with_body(body)
+    }
+
+    /// [`message`], with the `ack` header a subscription with `ack:client` or
+    /// `ack:client-individual` needs (its value is the message id, which ACK/NACK name).
+    pub fn message_acked(
+        destination: &str,
+        subscription: &str,
+        message_id: &str,
+        client_ack: bool,
+        body: impl Into<Bytes>,
+    ) -> StompFrame {
+        let frame = message(destination, subscription, message_id, body);
+        if client_ack {
+            frame.with_header("ack", message_id)
+        } else {
+            frame
+        }
     }
 }
 

@@ -10,7 +10,7 @@
 
 use std::fmt::Display;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,6 +56,8 @@ pub trait MessageBodies: Send + Sync {
 pub struct MessageTarget {
     /// `MESSAGE`, `destination`, `subscription` and the `message-id:<id>-` prefix.
     head: Bytes,
+    /// With client acknowledgement: the `<id>-` prefix of the `ack` header.
+    ack: Option<Bytes>,
     /// Producers may queue for it.
     active: AtomicBool,
     /// The writer has passed the end marker.
@@ -63,18 +65,22 @@ pub struct MessageTarget {
 }
 
 impl MessageTarget {
-    /// The target of subscription `subscription` to `destination`.
-    pub fn new(destination: &str, subscription: &str) -> Arc<MessageTarget> {
+    /// The target of subscription `subscription` to `destination`; with `client_ack`, every
+    /// MESSAGE also carries an `ack` header equal to its `message-id`.
+    pub fn new(destination: &str, subscription: &str, client_ack: bool) -> Arc<MessageTarget> {
         let mut head = BytesMut::with_capacity(48 + destination.len() + 2 * subscription.len());
         head.put_slice(b"MESSAGE\ndestination:");
         escape_into(&mut head, destination);
         head.put_slice(b"\nsubscription:");
         escape_into(&mut head, subscription);
         head.put_slice(b"\nmessage-id:");
-        escape_into(&mut head, subscription);
-        head.put_u8(b'-');
+        let mut id = BytesMut::new();
+        escape_into(&mut id, subscription);
+        id.put_u8(b'-');
+        head.put_slice(&id);
         Arc::new(MessageTarget {
             head: head.freeze(),
+            ack: client_ack.then(|| id.freeze()),
             active: AtomicBool::new(true),
             ended: AtomicBool::new(false),
         })
@@ -96,9 +102,15 @@ impl MessageTarget {
         dst.reserve(self.head.len() + 64 + json.len());
         dst.put_slice(&self.head);
         // Writing into a BytesMut cannot fail.
+        let _ = write!(dst, "{number}\n");
+        if let Some(ack) = &self.ack {
+            dst.put_slice(b"ack:");
+            dst.put_slice(ack);
+            let _ = write!(dst, "{number}\n");
+        }
         let _ = write!(
             dst,
-            "{number}\ncontent-type:application/json\ncontent-length:{}\n\n",
+            "content-type:application/json\ncontent-length:{}\n\n",
             json.len()
         );
         dst.put_slice(json);
@@ -135,13 +147,129 @@ pub enum TryQueue {
 pub struct Closed;
 
 /// Where every outgoing frame of one connection is queued. Cloned into each producer (the
-/// session, its subscriptions); bounded, so a producer waits while the socket is slow.
+/// session, its subscriptions). Bounded twice: by items (a producer waits for a slot) and by
+/// bytes — a connection with more than its byte budget queued is not reading, and it gets
+/// nothing more but an ERROR (live deliveries are refused instead, so subscriptions fall back
+/// to catching up from storage).
 #[derive(Clone, Debug)]
 pub struct Outbox {
     tx: flume::Sender<Outbound>,
+    budget: Arc<Budget>,
+}
+
+/// Bytes queued for a connection, against its limit.
+#[derive(Debug)]
+struct Budget {
+    queued: AtomicUsize,
+    limit: usize,
+    /// Signalled whenever the writer has written something.
+    room: tokio::sync::Notify,
+}
+
+impl Budget {
+    /// Takes `size` bytes of the budget if they fit (an empty queue takes anything, so one
+    /// item larger than the budget can still go through).
+    fn take(&self, size: usize) -> bool {
+        let mut queued = self.queued.load(Ordering::Acquire);
+        loop {
+            if queued != 0 && queued.saturating_add(size) > self.limit {
+                return false;
+            }
+            match self.queued.compare_exchange_weak(
+                queued,
+                queued + size,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(now) => queued = now,
+            }
+        }
+    }
+
+    fn give_back(&self, size: usize) {
+        self.queued.fetch_sub(size, Ordering::AcqRel);
+    }
+}
+
+/// Bytes an item will take on the wire (near enough to bound memory).
+fn weight(item: &Outbound) -> usize {
+    match item {
+        Outbound::Frame(frame) => frame.encoded_len_hint(),
+        Outbound::Messages {
+            target,
+            bodies,
+            from,
+        } => (*from..bodies.count())
+            .map(|i| target.head.len() + 64 + bodies.body(i).1.len())
+            .sum(),
+        Outbound::End(_) | Outbound::HeartBeat(_) | Outbound::Fatal(_) | Outbound::Close => 0,
+    }
 }
 
 impl Outbox {
+    /// Queues `item` if its bytes fit the budget and a slot is free now.
+    fn try_queue(&self, item: Outbound) -> Result<(), TryQueue> {
+        if self.tx.is_disconnected() {
+            return Err(TryQueue::Closed);
+        }
+        let size = weight(&item);
+        if !self.budget.take(size) {
+            return Err(TryQueue::Full);
+        }
+        self.tx.try_send(item).map_err(|e| {
+            self.budget.give_back(size);
+            match e {
+                flume::TrySendError::Full(_) => TryQueue::Full,
+                flume::TrySendError::Disconnected(_) => TryQueue::Closed,
+            }
+        })
+    }
+
+    /// Queues `item`, waiting for its bytes to fit the budget and for a slot.
+    async fn queue_waiting(&self, item: Outbound) -> Result<(), Closed> {
+        let size = weight(&item);
+        loop {
+            let room = self.budget.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            if self.budget.take(size) {
+                break;
+            }
+            if self.tx.is_disconnected() {
+                return Err(Closed);
+            }
+            room.await;
+        }
+        self.tx.send_async(item).await.map_err(|_| {
+            self.budget.give_back(size);
+            Closed
+        })
+    }
+
+    /// Queues one of the session's own frames. A connection whose budget it does not fit is
+    /// not reading: it is closed with an ERROR saying so.
+    async fn queue_answer(&self, item: Outbound) -> Result<(), Closed> {
+        let size = weight(&item);
+        if !self.budget.take(size) {
+            let limit = self.budget.limit;
+            let message = format!(
+                "over {limit} bytes are queued for this connection: the client is not reading; closing"
+            );
+            self.fatal(server::error(&message, None)).await;
+            return Err(Closed);
+        }
+        self.tx.send_async(item).await.map_err(|_| {
+            self.budget.give_back(size);
+            Closed
+        })
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn queued_bytes(&self) -> usize {
+        self.budget.queued.load(Ordering::Acquire)
+    }
+
     /// Queues bodies `from..` of `bodies` as MESSAGE frames of `target`, if there is room now.
     pub fn try_messages(
         &self,
@@ -149,14 +277,10 @@ impl Outbox {
         bodies: Arc<dyn MessageBodies>,
         from: usize,
     ) -> Result<(), TryQueue> {
-        let item = Outbound::Messages {
+        self.try_queue(Outbound::Messages {
             target: target.clone(),
             bodies,
             from,
-        };
-        self.tx.try_send(item).map_err(|e| match e {
-            flume::TrySendError::Full(_) => TryQueue::Full,
-            flume::TrySendError::Disconnected(_) => TryQueue::Closed,
         })
     }
 
@@ -167,12 +291,12 @@ impl Outbox {
         bodies: Arc<dyn MessageBodies>,
         from: usize,
     ) -> Result<(), Closed> {
-        let item = Outbound::Messages {
+        self.queue_waiting(Outbound::Messages {
             target: target.clone(),
             bodies,
             from,
-        };
-        self.tx.send_async(item).await.map_err(|_| Closed)
+        })
+        .await
     }
 
     /// Ends `target` (after [`MessageTarget::close`]): the writer drops whatever for it was
@@ -181,12 +305,9 @@ impl Outbox {
         let _ = self.tx.send_async(Outbound::End(target.clone())).await;
     }
 
-    /// Queues a frame.
+    /// Queues a frame (closing the connection instead if it is over its byte budget).
     pub async fn frame(&self, frame: StompFrame) -> Result<(), Closed> {
-        self.tx
-            .send_async(Outbound::Frame(frame))
-            .await
-            .map_err(|_| Closed)
+        self.queue_answer(Outbound::Frame(frame)).await
     }
 
     /// From now on, send a heart-beat whenever nothing was written for `every`.
@@ -217,16 +338,36 @@ impl Outbox {
 /// An outbox and the writer task that empties it into `sink`; the caller spawns the writer.
 /// The writer ends on [`Outbox::close`], after a fatal ERROR, when `sink` fails, when a write
 /// makes no progress for `write_timeout`, or when every `Outbox` is dropped.
-pub fn writer<S>(sink: S, write_timeout: Duration) -> (Outbox, impl Future<Output = ()> + Send)
+pub fn writer<S>(sink: S, settings: WriterSettings) -> (Outbox, impl Future<Output = ()> + Send)
 where
     S: Sink<Bytes> + Unpin + Send + 'static,
     S::Error: Display + Send,
 {
     let (tx, rx) = flume::bounded(OUTBOUND_QUEUE);
+    let budget = Arc::new(Budget {
+        queued: AtomicUsize::new(0),
+        limit: settings.max_queued_bytes,
+        room: tokio::sync::Notify::new(),
+    });
     // Not instrumented (polled once per batch, entering a span each time would cost more
     // than the rest of a small write); it logs in its creator's span.
     let span = tracing::Span::current();
-    (Outbox { tx }, write_loop(sink, rx, write_timeout, span))
+    let outbox = Outbox {
+        tx,
+        budget: budget.clone(),
+    };
+    (outbox, write_loop(sink, rx, settings, budget, span))
+}
+
+/// How a connection's writer behaves.
+#[derive(Clone, Debug)]
+pub struct WriterSettings {
+    /// A write that makes no progress for this long closes the connection.
+    pub write_timeout: Duration,
+    /// Bytes that may be queued for the connection.
+    pub max_queued_bytes: usize,
+    /// Counts every frame written.
+    pub frames_out: prometheus_client::metrics::counter::Counter,
 }
 
 /// What writing one queued item leaves to do.
@@ -241,9 +382,13 @@ async fn feed<S: Sink<Bytes> + Unpin>(
     sink: &mut S,
     item: Outbound,
     heart_beat: &mut Option<Duration>,
+    frames_out: &prometheus_client::metrics::counter::Counter,
 ) -> Result<Then, S::Error> {
     match item {
-        Outbound::Frame(frame) => sink.feed(frame.encode()).await?,
+        Outbound::Frame(frame) => {
+            frames_out.inc();
+            sink.feed(frame.encode()).await?
+        }
         Outbound::Messages {
             target,
             bodies,
@@ -254,6 +399,7 @@ async fn feed<S: Sink<Bytes> + Unpin>(
                     let (number, json) = bodies.body(i);
                     let mut frame = BytesMut::new();
                     target.encode_into(&mut frame, number, json);
+                    frames_out.inc();
                     sink.feed(frame.freeze()).await?;
                 }
             }
@@ -261,6 +407,7 @@ async fn feed<S: Sink<Bytes> + Unpin>(
         Outbound::End(target) => target.ended.store(true, Ordering::Relaxed),
         Outbound::HeartBeat(every) => *heart_beat = Some(every),
         Outbound::Fatal(frame) => {
+            frames_out.inc();
             sink.feed(frame.encode()).await?;
             return Ok(Then::Stop);
         }
@@ -272,7 +419,8 @@ async fn feed<S: Sink<Bytes> + Unpin>(
 async fn write_loop<S>(
     mut sink: S,
     rx: flume::Receiver<Outbound>,
-    write_timeout: Duration,
+    settings: WriterSettings,
+    budget: Arc<Budget>,
     span: tracing::Span,
 ) where
     S: Sink<Bytes> + Unpin,
@@ -302,7 +450,10 @@ async fn write_loop<S>(
                 };
                 let mut written = 0;
                 let then = loop {
-                    if let Then::Stop = feed(&mut sink, item, &mut heart_beat).await? {
+                    let size = weight(&item);
+                    let then = feed(&mut sink, item, &mut heart_beat, &settings.frames_out).await;
+                    budget.give_back(size);
+                    if let Then::Stop = then? {
                         break Then::Stop;
                     }
                     written += 1;
@@ -318,6 +469,7 @@ async fn write_loop<S>(
                     }
                 };
                 sink.flush().await?;
+                budget.room.notify_waiters();
                 Ok(then)
             };
             // Most writes complete at once (the socket has room); the timer is armed only for
@@ -325,7 +477,7 @@ async fn write_loop<S>(
             let mut write = std::pin::pin!(write);
             match futures::FutureExt::now_or_never(&mut write) {
                 Some(done) => Ok(done),
-                None => tokio::time::timeout(write_timeout, write).await,
+                None => tokio::time::timeout(settings.write_timeout, write).await,
             }
         };
         match outcome {
@@ -336,7 +488,7 @@ async fn write_loop<S>(
                 break;
             }
             Err(_) => {
-                let ms = write_timeout.as_millis();
+                let ms = settings.write_timeout.as_millis();
                 span.in_scope(|| {
                     tracing::warn!(
                         timeout_ms = ms as u64,
@@ -353,6 +505,7 @@ async fn write_loop<S>(
     let _ = tokio::time::timeout(CLOSE_HANDSHAKE, sink.close()).await;
     // Dropping the receiver unblocks anyone still queueing frames for this connection.
     drop(rx);
+    budget.room.notify_waiters();
 }
 
 /// Lingering close: reads and discards what the peer still sends, for a moment. Closing a
@@ -378,6 +531,14 @@ mod tests {
     use crate::stomp::{Command, FrameParser, Parsed};
     use futures::channel::mpsc as fmpsc;
 
+    fn settings(timeout_secs: u64) -> WriterSettings {
+        WriterSettings {
+            write_timeout: Duration::from_secs(timeout_secs),
+            max_queued_bytes: 1 << 20,
+            frames_out: Default::default(),
+        }
+    }
+
     fn frames(chunks: &[Bytes]) -> Vec<Parsed> {
         let mut parser = FrameParser::default();
         let mut out = Vec::new();
@@ -402,7 +563,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn heart_beats_go_out_only_after_the_idle_interval() {
         let (sink, mut wire) = fmpsc::unbounded::<Bytes>();
-        let (outbox, writer) = writer(sink, Duration::from_secs(10));
+        let (outbox, writer) = writer(sink, settings(10));
         let task = tokio::spawn(writer);
         outbox.heart_beat(Duration::from_secs(5)).await.unwrap();
         outbox
@@ -434,7 +595,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn without_heart_beats_an_idle_connection_writes_nothing() {
         let (sink, mut wire) = fmpsc::unbounded::<Bytes>();
-        let (outbox, writer) = writer(sink, Duration::from_secs(10));
+        let (outbox, writer) = writer(sink, settings(10));
         let task = tokio::spawn(writer);
         tokio::time::sleep(Duration::from_secs(3600)).await;
         assert!(written(&mut wire).is_empty());
@@ -445,7 +606,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_fatal_error_is_the_last_frame_and_ends_the_writer() {
         let (sink, mut wire) = fmpsc::unbounded::<Bytes>();
-        let (outbox, writer) = writer(sink, Duration::from_secs(10));
+        let (outbox, writer) = writer(sink, settings(10));
         let task = tokio::spawn(writer);
         outbox.frame(server::receipt("r1")).await.unwrap();
         outbox.fatal(server::error("bye", None)).await;
@@ -464,7 +625,7 @@ mod tests {
     async fn a_stalled_sink_is_given_up_after_the_write_timeout() {
         // A bounded channel nobody reads: after its buffer is full, every write waits.
         let (sink, _wire) = fmpsc::channel::<Bytes>(0);
-        let (outbox, writer) = writer(sink, Duration::from_secs(2));
+        let (outbox, writer) = writer(sink, settings(2));
         let task = tokio::spawn(writer);
         let start = tokio::time::Instant::now();
         for i in 0..4 {
@@ -484,7 +645,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn queued_frames_are_written_in_order_with_one_flush() {
         let (sink, mut wire) = fmpsc::unbounded::<Bytes>();
-        let (outbox, writer) = writer(sink, Duration::from_secs(10));
+        let (outbox, writer) = writer(sink, settings(10));
         for i in 0..50 {
             outbox.frame(server::receipt(&i.to_string())).await.unwrap();
         }
@@ -514,9 +675,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn message_batches_encode_like_built_frames_and_stop_after_close() {
         let (sink, mut wire) = fmpsc::unbounded::<Bytes>();
-        let (outbox, writer) = writer(sink, Duration::from_secs(10));
+        let (outbox, writer) = writer(sink, settings(10));
         let task = tokio::spawn(writer);
-        let target = MessageTarget::new("/topic/doc/a:b", "s\\1");
+        let target = MessageTarget::new("/topic/doc/a:b", "s\\1", false);
         outbox.try_messages(&target, Arc::new(Two), 0).unwrap();
         outbox.messages(&target, Arc::new(Two), 1).await.unwrap();
         tokio::time::sleep(Duration::from_millis(1)).await;
@@ -544,6 +705,38 @@ mod tests {
         outbox.close().await;
         task.await.unwrap();
         assert_eq!(frames(&written(&mut wire)), vec![expected(8, b"{}")]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_byte_budget_refuses_deliveries_and_closes_a_connection_that_does_not_read() {
+        // Nobody reads the wire: the first write fills the channel, then everything queues.
+        let (sink, _wire) = fmpsc::channel::<Bytes>(0);
+        let mut small = settings(3600);
+        small.max_queued_bytes = 600;
+        let (outbox, writer) = writer(sink, small);
+        let task = tokio::spawn(writer);
+        let target = MessageTarget::new("/topic/doc/a", "s", false);
+        let mut delivered = 0;
+        while outbox.try_messages(&target, Arc::new(Two), 0).is_ok() {
+            delivered += 1;
+            assert!(delivered < 100, "the budget never filled");
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            outbox.try_messages(&target, Arc::new(Two), 0),
+            Err(TryQueue::Full),
+            "live deliveries are refused, not queued"
+        );
+        assert!(
+            outbox.queued_bytes() <= 600 + 400,
+            "{}",
+            outbox.queued_bytes()
+        );
+        // The session's own answer does not fit either: the connection is closed.
+        let answer = server::receipt("r").with_header("message", "x".repeat(700));
+        assert_eq!(outbox.frame(answer).await, Err(Closed));
+        drop(outbox);
+        task.abort();
     }
 
     #[tokio::test(start_paused = true)]

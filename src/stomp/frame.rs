@@ -184,7 +184,7 @@ impl StompFrame {
 
     /// Buffer capacity estimate: exact for headers without escapes, plus
     /// room for a `content-length` line.
-    fn encoded_len_hint(&self) -> usize {
+    pub(crate) fn encoded_len_hint(&self) -> usize {
         let headers: usize = self
             .headers
             .iter()

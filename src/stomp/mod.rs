@@ -27,7 +27,7 @@ mod parser;
 
 pub use command::{server, ClientCommand, Connect, Connected, Send, Subscribe, Violation};
 pub use connection::{
-    linger, writer, Closed, Inbound, MessageBodies, MessageTarget, Outbox, TryQueue,
+    linger, writer, Closed, Inbound, MessageBodies, MessageTarget, Outbox, TryQueue, WriterSettings,
 };
 pub use frame::{Command, StompFrame};
 pub use parser::{FrameError, FrameParser, Parsed};

@@ -87,6 +87,9 @@ pub struct FrameParser {
     scanned: usize,
     state: State,
     failed: Option<FrameError>,
+    /// The `receipt` header of the frame being read, once read (for the ERROR of a frame that
+    /// turns out malformed after it).
+    receipt: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -107,6 +110,9 @@ enum State {
 #[derive(Debug)]
 struct Head {
     command: Command,
+    /// The command line, when it is not a command: the frame's headers are still read (so its
+    /// ERROR can carry the receipt), then it fails.
+    unknown: Option<String>,
     headers: Vec<(String, String)>,
     /// Bytes of this frame consumed so far, for the size limit.
     len: usize,
@@ -128,6 +134,7 @@ impl FrameParser {
             scanned: 0,
             state: State::Idle,
             failed: None,
+            receipt: None,
         }
     }
 
@@ -157,6 +164,12 @@ impl FrameParser {
             self.failed = Some(err.clone());
         }
         result
+    }
+
+    /// After [`Self::next_frame`] failed: the `receipt` header of the malformed frame, if it
+    /// was read before the fault (STOMP 1.2: the ERROR should carry it as `receipt-id`).
+    pub fn failed_receipt(&self) -> Option<&str> {
+        self.failed.as_ref().and(self.receipt.as_deref())
     }
 
     fn step(&mut self) -> Result<Option<Parsed>, FrameError> {
@@ -190,10 +203,17 @@ impl FrameParser {
                         return Ok(None);
                     };
                     self.check_size(used)?;
-                    let command = parse_command(&self.buf[..end])?;
+                    let (command, unknown) = match parse_command(&self.buf[..end]) {
+                        Ok(command) => (command, None),
+                        // Headers are read as a SEND's (escaped), then the frame fails.
+                        Err(FrameError::UnknownCommand(name)) => (Command::Send, Some(name)),
+                        Err(other) => return Err(other),
+                    };
                     self.consume(used);
+                    self.receipt = None;
                     self.state = State::Headers(Head {
                         command,
+                        unknown,
                         headers: Vec::new(),
                         len: used,
                     });
@@ -208,6 +228,9 @@ impl FrameParser {
                     self.check_size(head.len)?;
                     if end == 0 {
                         self.consume(used);
+                        if let Some(name) = head.unknown {
+                            return Err(FrameError::UnknownCommand(name));
+                        }
                         let content_length = content_length(&head.headers)?;
                         if let Some(n) = content_length {
                             self.check_size(head.len.saturating_add(n))?;
@@ -219,6 +242,9 @@ impl FrameParser {
                     } else {
                         let header = parse_header(head.command, &self.buf[..end])?;
                         self.consume(used);
+                        if header.0 == "receipt" && self.receipt.is_none() {
+                            self.receipt = Some(header.1.clone());
+                        }
                         head.headers.push(header);
                         self.state = State::Headers(head);
                     }
@@ -714,6 +740,33 @@ mod tests {
             parser.next_frame(),
             Err(FrameError::TooLarge { limit: 256 })
         );
+    }
+
+    #[test]
+    fn a_malformed_frame_names_its_receipt_when_it_was_read() {
+        // An unknown command: its headers are still read.
+        let mut parser = FrameParser::default();
+        parser.push(b"FOO\nreceipt:r1\nx:y\n\n\0");
+        assert_eq!(
+            parser.next_frame(),
+            Err(FrameError::UnknownCommand("FOO".into()))
+        );
+        assert_eq!(parser.failed_receipt(), Some("r1"));
+        // A bad escape after the receipt header.
+        let mut parser = FrameParser::default();
+        parser.push(b"SEND\nreceipt:r2\nbad:a\\tb\n\n\0");
+        assert!(parser.next_frame().is_err());
+        assert_eq!(parser.failed_receipt(), Some("r2"));
+        // A bad escape before it: not read.
+        let mut parser = FrameParser::default();
+        parser.push(b"SEND\nbad:a\\tb\nreceipt:r3\n\n\0");
+        assert!(parser.next_frame().is_err());
+        assert_eq!(parser.failed_receipt(), None);
+        // A good frame leaves nothing behind.
+        let mut parser = FrameParser::default();
+        parser.push(b"SEND\nreceipt:r4\n\n\0");
+        assert!(parser.next_frame().unwrap().is_some());
+        assert_eq!(parser.failed_receipt(), None);
     }
 
     #[test]

@@ -110,6 +110,9 @@ pub trait Store: Send + Sync + 'static {
     /// Makes everything written so far durable (used at shutdown).
     async fn flush(&self) -> Result<(), StoreError>;
 
+    /// Proves the store can take a durable write now (for `GET /readyz`).
+    async fn check_writable(&self) -> Result<(), StoreError>;
+
     /// The text at `version` (which must be ≤ head): the nearest snapshot plus a replay of
     /// fewer than `--snapshot-interval` ops.
     async fn content_at(&self, doc: &DocId, version: u64) -> Result<Document, StoreError> {

@@ -33,6 +33,7 @@ impl From<::sled::Error> for StoreError {
 #[derive(Clone)]
 pub struct SledStore {
     db: ::sled::Db,
+    meta: ::sled::Tree,
     ops: ::sled::Tree,
     snapshots: ::sled::Tree,
     flushes: Arc<GroupFlush>,
@@ -130,6 +131,7 @@ impl SledStore {
         }
         Ok(SledStore {
             db,
+            meta,
             ops,
             snapshots,
             flushes: Arc::default(),
@@ -225,6 +227,15 @@ impl Store for SledStore {
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
+        self.flushes.flush(&self.db).await
+    }
+
+    async fn check_writable(&self) -> Result<(), StoreError> {
+        // A key of its own in `meta`, outside the documented layout's readers.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        self.meta.insert("ready-check", &now.to_be_bytes())?;
         self.flushes.flush(&self.db).await
     }
 }

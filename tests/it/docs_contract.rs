@@ -26,12 +26,14 @@ use serde_json::Value;
 use strum::IntoEnumIterator;
 
 /// The documentation files this test pins.
-const DOCS: [&str; 5] = [
+const DOCS: [&str; 7] = [
     "protocol.md",
     "http.md",
     "storage.md",
     "cli.md",
     "architecture.md",
+    "security.md",
+    "operations.md",
 ];
 
 fn doc(name: &str) -> String {

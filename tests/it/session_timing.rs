@@ -10,9 +10,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::channel::mpsc;
 use otterdoc::app::App;
+use otterdoc::session;
 use otterdoc::stomp::{Command, FrameParser, Inbound, Parsed, StompFrame};
 use otterdoc::store::SledStore;
-use otterdoc::{session, Config};
+use otterdoc::Config;
 
 /// A session on the other end of two channels.
 struct Peer {
@@ -28,10 +29,15 @@ impl Peer {
         let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path().join("data"));
         tweak(&mut config);
         let store = Arc::new(SledStore::open(&config.data).unwrap());
-        let app = App::new(config, store);
+        let app = App::new(config, store).unwrap();
         let (to_server, inbound) = mpsc::unbounded();
         let (outbound, from_server) = mpsc::unbounded();
-        tokio::spawn(session::run(app, inbound, outbound));
+        tokio::spawn(session::run(
+            app,
+            session::Peer::default(),
+            inbound,
+            outbound,
+        ));
         Peer {
             to_server,
             from_server,

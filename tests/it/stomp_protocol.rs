@@ -164,9 +164,10 @@ fn message_of(error: &StompFrame) -> String {
     error.header("message").unwrap_or_default().to_lowercase()
 }
 
-/// Expects ERROR then close (as [`expect_fatal`]) reporting a codec error: the frame could not be
-/// read, so the ERROR carries no `receipt-id`, and its message mentions `keyword`.
-async fn expect_malformed(c: &mut StompClient, keyword: &str, case: &str) {
+/// Expects ERROR then close (as [`expect_fatal`]) reporting a codec error whose message
+/// mentions `keyword`, with `receipt-id` exactly when the frame's `receipt` header was read
+/// before the fault (`receipt`).
+async fn expect_malformed(c: &mut StompClient, keyword: &str, case: &str, receipt: Option<&str>) {
     let error = expect_fatal(c).await;
     let message = message_of(&error);
     assert!(
@@ -177,7 +178,7 @@ async fn expect_malformed(c: &mut StompClient, keyword: &str, case: &str) {
         message.contains(keyword),
         "{case}: expected {keyword:?} in {error:?}"
     );
-    assert_eq!(error.header("receipt-id"), None, "{case}: {error:?}");
+    assert_eq!(error.header("receipt-id"), receipt, "{case}: {error:?}");
 }
 
 /// `GET /docs/<doc>`: Some((version, content)), or None for a document that never had an op.
@@ -746,38 +747,60 @@ async fn disconnect_receipt_follows_the_outcomes_of_earlier_sends() {
 #[tokio::test]
 async fn malformed_frames_get_an_error_then_close() {
     let server = TestServer::start().await;
-    let cases: [(&str, &[u8], &str); 6] = [
+    let cases: [(&str, &[u8], &str, Option<&str>); 8] = [
         (
             "header line without a colon",
             b"SEND\ndestination:/app/doc/x\nnocolon\n\n\0",
             "':'",
+            None,
         ),
         (
-            "bad escape in a SUBSCRIBE header",
+            "bad escape in a SUBSCRIBE header, before its receipt",
             b"SUBSCRIBE\nid:s1\ndestination:/topic/doc/a\\tb\nreceipt:r\n\n\0",
             "escape",
+            None,
         ),
-        ("unknown command", b"FOO\nreceipt:r\n\n\0", "command"),
+        (
+            "bad escape in a later header, after the receipt",
+            b"SUBSCRIBE\nreceipt:r2\nid:s1\ndestination:/topic/doc/a\\tb\n\n\0",
+            "escape",
+            Some("r2"),
+        ),
+        (
+            "unknown command",
+            b"FOO\nreceipt:r\n\n\0",
+            "command",
+            Some("r"),
+        ),
         (
             "lower-case command",
             b"send\ndestination:/app/doc/x\n\n\0",
             "command",
+            None,
+        ),
+        (
+            "lower-case command with a receipt",
+            b"send\nreceipt:r3\ndestination:/app/doc/x\n\n\0",
+            "command",
+            Some("r3"),
         ),
         (
             "content-length not a number",
             b"SEND\ndestination:/q\ncontent-length:x\n\n\0",
             "content-length",
+            None,
         ),
         (
             "body longer than content-length",
             b"SEND\ndestination:/q\ncontent-length:1\n\nabc\0",
             "nul",
+            None,
         ),
     ];
-    for (name, raw, keyword) in cases {
+    for (name, raw, keyword, receipt) in cases {
         let mut c = server.client().await;
         c.send_raw(raw).await;
-        expect_malformed(&mut c, keyword, name).await;
+        expect_malformed(&mut c, keyword, name, receipt).await;
     }
 }
 
@@ -794,19 +817,19 @@ async fn frames_over_the_default_64_kib_limit_get_an_error_then_close() {
         &[("receipt", "r")],
     ))
     .await;
-    expect_malformed(&mut c, "65536-byte limit", "over 64 KiB").await;
+    expect_malformed(&mut c, "65536-byte limit", "over 64 KiB", Some("r")).await;
 
     // Without content-length: the body runs on past the limit before its NUL.
     let mut c = server.client().await;
     c.send_raw(format!("SEND\ndestination:/app/doc/big\n\n{big}\0").as_bytes())
         .await;
-    expect_malformed(&mut c, "65536-byte limit", "over 64 KiB").await;
+    expect_malformed(&mut c, "65536-byte limit", "over 64 KiB", None).await;
 
     // A huge header.
     let mut c = server.client().await;
     c.send_raw(format!("SEND\ndestination:/app/doc/big\nx:{big}\n\n\0").as_bytes())
         .await;
-    expect_malformed(&mut c, "65536-byte limit", "over 64 KiB").await;
+    expect_malformed(&mut c, "65536-byte limit", "over 64 KiB", None).await;
 
     // Just under the limit is fine.
     let mut c = server.client().await;
@@ -828,7 +851,13 @@ async fn frames_over_a_configured_max_frame_bytes_get_an_error_then_close() {
     let body = submission("c", 2, 1, json!(["s".repeat(2000)]));
     c.send(&op_frame("small", &body, &[("receipt", "big")]))
         .await;
-    expect_malformed(&mut c, "1024-byte limit", "over max_frame_bytes").await;
+    expect_malformed(
+        &mut c,
+        "1024-byte limit",
+        "over max_frame_bytes",
+        Some("big"),
+    )
+    .await;
 
     // The limit is per frame, not per message: a frame without content-length arriving in
     // 500-byte messages fails once it passes 1024 bytes.
@@ -840,7 +869,7 @@ async fn frames_over_a_configured_max_frame_bytes_get_an_error_then_close() {
             expect_silence(&mut c, Duration::from_millis(50)).await;
         }
     }
-    expect_malformed(&mut c, "1024-byte limit", "over max_frame_bytes").await;
+    expect_malformed(&mut c, "1024-byte limit", "over max_frame_bytes", None).await;
     assert_doc(&server, "small", 1, &"s".repeat(800)).await;
 }
 
