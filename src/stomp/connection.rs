@@ -102,11 +102,11 @@ impl MessageTarget {
         dst.reserve(self.head.len() + 64 + json.len());
         dst.put_slice(&self.head);
         // Writing into a BytesMut cannot fail.
-        let _ = write!(dst, "{number}\n");
+        let _ = writeln!(dst, "{number}");
         if let Some(ack) = &self.ack {
             dst.put_slice(b"ack:");
             dst.put_slice(ack);
-            let _ = write!(dst, "{number}\n");
+            let _ = writeln!(dst, "{number}");
         }
         let _ = write!(
             dst,
