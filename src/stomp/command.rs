@@ -159,24 +159,24 @@ impl ClientCommand {
                 receipt,
                 body: frame.body.clone(),
             }),
-            Command::Subscribe => {
-                ClientCommand::Subscribe(Subscribe {
-                    id: required("id")?,
-                    destination: required("destination")?,
-                    version: optional("version"),
-                    client_ack: match frame.header("ack") {
-                        None | Some("auto") => false,
-                        Some("client" | "client-individual") => true,
-                        Some(other) => return Err(Violation::new(
+            Command::Subscribe => ClientCommand::Subscribe(Subscribe {
+                id: required("id")?,
+                destination: required("destination")?,
+                version: optional("version"),
+                client_ack: match frame.header("ack") {
+                    None | Some("auto") => false,
+                    Some("client" | "client-individual") => true,
+                    Some(other) => {
+                        return Err(Violation::new(
                             format!(
                                 "invalid ack mode {other:?}: use auto, client or client-individual"
                             ),
                             receipt.as_deref(),
-                        )),
-                    },
-                    receipt,
-                })
-            }
+                        ))
+                    }
+                },
+                receipt,
+            }),
             Command::Unsubscribe => ClientCommand::Unsubscribe {
                 id: required("id")?,
                 receipt,

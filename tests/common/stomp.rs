@@ -48,6 +48,29 @@ impl StompClient {
         Self::from_handshake(ws, &response)
     }
 
+    /// Opens the WebSocket with extra handshake headers (e.g. `Origin`); the HTTP status if the
+    /// server refuses the upgrade.
+    pub async fn try_open_with(url: &str, headers: &[(&str, &str)]) -> Result<StompClient, u16> {
+        let mut request = Self::request(url, Some("v10.stomp, v11.stomp, v12.stomp"));
+        for (name, value) in headers {
+            let name: tokio_tungstenite::tungstenite::http::HeaderName =
+                name.parse().expect("header name");
+            request
+                .headers_mut()
+                .insert(name, value.parse().expect("header value"));
+        }
+        let connected = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
+            .await
+            .expect("connect timed out");
+        match connected {
+            Ok((ws, response)) => Ok(Self::from_handshake(ws, &response)),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                Err(response.status().as_u16())
+            }
+            Err(other) => panic!("websocket handshake failed: {other}"),
+        }
+    }
+
     /// Like [`Self::open`], over a socket whose receive buffer is set to `bytes` before it
     /// connects (the kernel rounds it up to its minimum): a client that stops reading then
     /// pushes back on the server almost at once instead of after megabytes of buffering.

@@ -11,6 +11,8 @@
 //! - `durability`: restarts, `kill -9`, SIGTERM, on-disk format, CLI environment;
 //! - `store_contract`: the `Store` contract, run against every implementation;
 //! - `interop`: a real `@stomp/stompjs` client;
+//! - `security`: authentication and rights (the matrix), Origin checks and CORS;
+//! - `hardening`: limits, rate limits, slow readers, metrics, readiness, admin routes, shutdown;
 //! - `docs_contract`: `docs/` pinned to the code; `layering`: the module layering of `src/`.
 
 // A test binary exports nothing: `pub` in its helper modules means "shared across modules".
@@ -22,9 +24,11 @@ mod common;
 mod collaboration;
 mod docs_contract;
 mod durability;
+mod hardening;
 mod http_api;
 mod interop;
 mod layering;
+mod security;
 mod session_timing;
 mod smoke;
 mod stomp_codec;
