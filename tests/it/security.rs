@@ -119,7 +119,8 @@ async fn no_read_or_write_succeeds_without_the_right_claim() {
     let other = hs256(&claims("other", &["other-*"], &["other-*"], 600), SECRET);
 
     // (name, token, may read, may write); None: authentication fails.
-    let cases: [(&str, Option<&str>, Option<(bool, bool)>); 7] = [
+    type Case<'a> = (&'a str, Option<&'a str>, Option<(bool, bool)>);
+    let cases: [Case<'_>; 7] = [
         ("no token", None, None),
         ("bad signature", Some(&bad_signature), None),
         ("expired", Some(&expired), None),
