@@ -256,6 +256,9 @@ impl Session {
                 Ok(Some(Parsed::Frame(frame))) => {
                     self.app.metrics.frames_in.inc();
                     match self.handle(frame).await {
+                        // An answer that did not fit closed the connection (the client is not
+                        // reading): nothing more is handled.
+                        Ok(Flow::Continue) if self.outbox.is_closed() => return false,
                         Ok(Flow::Continue) => {}
                         Ok(Flow::Close) => return false,
                         Err(violation) => {

@@ -162,6 +162,9 @@ pub struct Outbox {
 struct Budget {
     queued: AtomicUsize,
     limit: usize,
+    /// Set by the first fatal ERROR: from then on the connection is closing, and producers
+    /// are told so (nothing queued after an ERROR would be written anyway).
+    closing: AtomicBool,
     /// Signalled whenever the writer has written something.
     room: tokio::sync::Notify,
 }
@@ -210,7 +213,7 @@ fn weight(item: &Outbound) -> usize {
 impl Outbox {
     /// Queues `item` if its bytes fit the budget and a slot is free now.
     fn try_queue(&self, item: Outbound) -> Result<(), TryQueue> {
-        if self.tx.is_disconnected() {
+        if self.is_closed() {
             return Err(TryQueue::Closed);
         }
         let size = weight(&item);
@@ -236,7 +239,7 @@ impl Outbox {
             if self.budget.take(size) {
                 break;
             }
-            if self.tx.is_disconnected() {
+            if self.is_closed() {
                 return Err(Closed);
             }
             room.await;
@@ -250,6 +253,9 @@ impl Outbox {
     /// Queues one of the session's own frames. A connection whose budget it does not fit is
     /// not reading: it is closed with an ERROR saying so.
     async fn queue_answer(&self, item: Outbound) -> Result<(), Closed> {
+        if self.is_closed() {
+            return Err(Closed);
+        }
         let size = weight(&item);
         if !self.budget.take(size) {
             let limit = self.budget.limit;
@@ -318,8 +324,15 @@ impl Outbox {
             .map_err(|_| Closed)
     }
 
-    /// Queues an ERROR frame; the connection closes once it is written.
+    /// Queues an ERROR frame; the connection closes once it is written, and from now on
+    /// [`Self::is_closed`] says so.
     pub async fn fatal(&self, error: StompFrame) {
+        if self.budget.closing.swap(true, Ordering::AcqRel) {
+            // One ERROR per connection: the first one says why it ends.
+            return;
+        }
+        // Producers waiting for room learn that there will be none.
+        self.budget.room.notify_waiters();
         // A closed queue means the writer already gave up; the error cannot be delivered.
         let _ = self.tx.send_async(Outbound::Fatal(error)).await;
     }
@@ -329,9 +342,9 @@ impl Outbox {
         let _ = self.tx.send_async(Outbound::Close).await;
     }
 
-    /// True once the writer has stopped.
+    /// True once the connection is closing (after a fatal ERROR) or the writer has stopped.
     pub fn is_closed(&self) -> bool {
-        self.tx.is_disconnected()
+        self.budget.closing.load(Ordering::Acquire) || self.tx.is_disconnected()
     }
 }
 
@@ -347,6 +360,7 @@ where
     let budget = Arc::new(Budget {
         queued: AtomicUsize::new(0),
         limit: settings.max_queued_bytes,
+        closing: AtomicBool::new(false),
         room: tokio::sync::Notify::new(),
     });
     // Not instrumented (polled once per batch, entering a span each time would cost more

@@ -3,13 +3,15 @@
 //! - [`process`]: the real `otterdoc` binary as a child process (kill -9, signals, CLI);
 //! - [`stomp`]: the one STOMP-over-WebSocket client; [`ot_client`]: an ot.js-style editor on it;
 //! - [`http`]: HTTP requests through `reqwest` (and raw bytes for deliberately bad requests);
-//! - [`history`]: reading a document's history back over HTTP and replaying it.
+//! - [`history`]: reading a document's history back over HTTP and replaying it;
+//! - [`tokens`]: signed JWTs for servers run with `--auth jwt`.
 
 pub mod history;
 pub mod http;
 pub mod ot_client;
 pub mod process;
 pub mod stomp;
+pub mod tokens;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -14,6 +14,11 @@
 //! also acknowledges the in-flight op when it names exactly the next version (every earlier op
 //! has been seen); otherwise the acknowledgement waits for the op's own event. Either order of
 //! RECEIPT and op event is handled, and the two must agree on the version.
+//!
+//! A client outlives its connection: when the server goes away it keeps editing locally, and
+//! [`OtClient::reconnect`] resubscribes from the last version it knows, takes in what it missed
+//! (its own in-flight op among it, if that had been applied) and resubmits what is still
+//! unacknowledged, transformed to that version.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -64,6 +69,8 @@ struct InFlight {
 /// One editor of one document, connected over its own STOMP connection.
 pub struct OtClient {
     stomp: StompClient,
+    /// False once a send failed or the server closed the connection (until a reconnect).
+    connected: bool,
     doc: String,
     sub: String,
     client_id: String,
@@ -112,6 +119,7 @@ impl OtClient {
         assert_eq!(snap["doc"], doc, "{snap}");
         let mut client = OtClient {
             stomp,
+            connected: true,
             doc: doc.to_owned(),
             sub,
             client_id: client_id.to_owned(),
@@ -132,6 +140,61 @@ impl OtClient {
             client.handle(frame).await;
         }
         client
+    }
+
+    /// Joins `doc` on the server at `url` (a `ws://` URL), as a fresh client.
+    pub async fn join_url(url: &str, doc: &str) -> OtClient {
+        let mut stomp = StompClient::open(url).await;
+        stomp.connect().await;
+        let client_id = format!("ot-{}", uuid::Uuid::new_v4().simple());
+        Self::join_with(stomp, doc, &client_id).await
+    }
+
+    /// Connects again, to the server at `url`, whose document is at version `current` (or
+    /// later): resubscribes from the last version this client knows, takes in every op up to
+    /// `current`, then resubmits the in-flight op if the server never applied it (had it, its
+    /// op event would have been among those).
+    pub async fn reconnect(&mut self, url: &str, current: u64) {
+        let mut stomp = StompClient::open(url).await;
+        stomp.connect().await;
+        let version = self.version.to_string();
+        let frames = stomp
+            .subscribe_confirmed(
+                &self.sub,
+                &format!("/topic/doc/{}", self.doc),
+                &[("version", &version)],
+            )
+            .await;
+        self.stomp = stomp;
+        self.connected = true;
+        // RECEIPTs of SENDs on the old connection never come: forget the ones half-known.
+        self.receipts.clear();
+        for frame in frames {
+            self.handle(frame).await;
+        }
+        self.wait_until(|c| c.version >= current).await;
+        if let Some(inflight) = self.inflight.take() {
+            self.transmit(inflight.seq, inflight.op).await;
+        }
+    }
+
+    /// Every op of this client the server acknowledged (by RECEIPT or by its op event), as
+    /// (seq, version).
+    pub fn acknowledged(&self) -> Vec<(u64, u64)> {
+        let mut all: Vec<(u64, u64)> = self
+            .acked
+            .iter()
+            .chain(self.receipts.iter())
+            .map(|(&seq, &version)| (seq, version))
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
+    /// The number of ops this client has sent (its last seq).
+    pub fn last_seq(&self) -> u64 {
+        self.next_seq
     }
 
     pub fn client_id(&self) -> &str {
@@ -216,10 +279,23 @@ impl OtClient {
         }
         self.next_seq += 1;
         let seq = self.next_seq;
-        let body = json!({"client": self.client_id, "seq": seq, "base": self.version, "op": op});
-        let receipt = format!("op-{seq}");
-        self.stomp.send_op(&self.doc, &body, Some(&receipt)).await;
-        self.sent += 1;
+        self.transmit(seq, op).await;
+    }
+
+    /// Sends op `seq` based on the current version and puts it in flight. While disconnected
+    /// it only goes in flight: [`Self::reconnect`] sends it.
+    async fn transmit(&mut self, seq: u64, op: Operation) {
+        if self.connected {
+            let body =
+                json!({"client": self.client_id, "seq": seq, "base": self.version, "op": op});
+            let frame = StompFrame::new(Command::Send)
+                .with_header("destination", format!("/app/doc/{}", self.doc))
+                .with_header("content-type", "application/json")
+                .with_header("receipt", format!("op-{seq}"))
+                .with_body(body.to_string());
+            self.connected = self.stomp.try_send(&frame).await;
+            self.sent += 1;
+        }
         self.inflight = Some(InFlight {
             seq,
             base: self.version,
@@ -375,15 +451,27 @@ impl OtClient {
 
     /// Handles at most one incoming frame, waiting up to `wait`. False if nothing came.
     pub async fn pump(&mut self, wait: Duration) -> bool {
+        match self.try_pump(wait).await {
+            Some(handled) => handled,
+            None => panic!("{}: the server closed the connection", self.client_id),
+        }
+    }
+
+    /// Like [`Self::pump`]; None if the connection is gone.
+    pub async fn try_pump(&mut self, wait: Duration) -> Option<bool> {
+        if !self.connected {
+            return None;
+        }
         match self.stomp.next_within(wait).await {
-            None => false,
-            Some(Incoming::HeartBeat) => true,
+            None => Some(false),
+            Some(Incoming::HeartBeat) => Some(true),
             Some(Incoming::Closed) => {
-                panic!("{}: the server closed the connection", self.client_id)
+                self.connected = false;
+                None
             }
             Some(Incoming::Frame(frame)) => {
                 self.handle(frame).await;
-                true
+                Some(true)
             }
         }
     }

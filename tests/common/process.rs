@@ -157,6 +157,18 @@ impl ServerProcess {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// The resident set size of the process, from `/proc/<pid>/status` (`VmRSS`), in bytes.
+    pub fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("read /proc/<pid>/status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("a VmRSS line");
+        kib * 1024
+    }
+
     /// SIGKILL, and reap.
     pub fn kill9(&mut self) {
         self.child.kill().expect("SIGKILL");

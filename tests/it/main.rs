@@ -9,9 +9,11 @@
 //! - `collaboration`: editors converging, catch-up, lagging readers, idle unload;
 //! - `http_api`: every HTTP route and error;
 //! - `durability`: restarts, `kill -9`, SIGTERM, on-disk format, CLI environment;
+//! - `crash`: the crash loop — `kill -9` at random moments, editors reconnecting and resubmitting;
 //! - `store_contract`: the `Store` contract, run against every implementation;
 //! - `interop`: a real `@stomp/stompjs` client;
 //! - `security`: authentication and rights (the matrix), Origin checks and CORS;
+//! - `hostile`: hostile input of every kind against the real binary, with memory measured;
 //! - `hardening`: limits, rate limits, slow readers, metrics, readiness, admin routes, shutdown;
 //! - `docs_contract`: `docs/` pinned to the code; `layering`: the module layering of `src/`.
 
@@ -22,9 +24,11 @@
 mod common;
 
 mod collaboration;
+mod crash;
 mod docs_contract;
 mod durability;
 mod hardening;
+mod hostile;
 mod http_api;
 mod interop;
 mod layering;

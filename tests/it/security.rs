@@ -5,44 +5,16 @@
 //! succeeds without the right claim (the document is unchanged after every refused write).
 //! Also: where the token may ride, expiry of a live session, and the browser Origin rules.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::common::http::request;
 use crate::common::stomp::body_json;
+use crate::common::tokens::{claims, hs256, ISSUER, SECRET};
 use crate::common::{repo_root, StompClient, TestServer, WAIT};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use otterdoc::config::AuthMode;
 use otterdoc::stomp::{Command, StompFrame};
 use serde_json::{json, Value};
-
-const SECRET: &str = "a test secret that signs the test tokens";
-const ISSUER: &str = "https://id.example";
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-/// Claims for `sub` with rights, valid for `valid_for` seconds (negative: already expired).
-fn claims(sub: &str, read: &[&str], write: &[&str], valid_for: i64) -> Value {
-    json!({
-        "sub": sub,
-        "iss": ISSUER,
-        "exp": now().saturating_add_signed(valid_for),
-        "otterdoc": {"read": read, "write": write},
-    })
-}
-
-fn hs256(claims: &Value, secret: &str) -> String {
-    encode(
-        &Header::new(Algorithm::HS256),
-        claims,
-        &EncodingKey::from_secret(secret.as_bytes()).unwrap(),
-    )
-    .unwrap()
-}
 
 /// A server verifying HS256 tokens of [`SECRET`] from [`ISSUER`].
 async fn server() -> TestServer {
