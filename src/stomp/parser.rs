@@ -194,14 +194,23 @@ impl FrameParser {
                         },
                         Some(_) => {}
                     }
+                    // A line too long to be a command is rejected on its first bytes, whether or
+                    // not its end has arrived, quoting just those: what is reported must not
+                    // depend on how the input was split into messages.
+                    // +1 leaves room for a CR before the LF.
+                    let too_long = |buf: &[u8]| {
+                        FrameError::UnknownCommand(excerpt(&buf[..MAX_COMMAND_LEN + 1]))
+                    };
                     let Some((end, used)) = self.find_line() else {
-                        // +1 leaves room for a CR before the LF.
                         if self.buf.len() > MAX_COMMAND_LEN + 1 {
-                            return Err(FrameError::UnknownCommand(excerpt(&self.buf)));
+                            return Err(too_long(&self.buf));
                         }
                         self.check_size(self.buf.len())?;
                         return Ok(None);
                     };
+                    if end > MAX_COMMAND_LEN {
+                        return Err(too_long(&self.buf));
+                    }
                     self.check_size(used)?;
                     let (command, unknown) = match parse_command(&self.buf[..end]) {
                         Ok(command) => (command, None),
@@ -740,6 +749,30 @@ mod tests {
             parser.next_frame(),
             Err(FrameError::TooLarge { limit: 256 })
         );
+    }
+
+    /// Found by the `stomp_parser` fuzz target: a command line too long to be a command was
+    /// quoted as far as it had arrived, and when it arrived whole its headers were read first,
+    /// so the error depended on how the input was split.
+    #[test]
+    fn a_too_long_command_line_fails_the_same_however_it_arrives() {
+        let input = b"CONNEC\x10\x03estination:/app/doc/b\nreceipt:r\n\n\0";
+        let expected = Err(FrameError::UnknownCommand("CONNEC\u{10}\u{3}esti".into()));
+        let mut whole = FrameParser::default();
+        whole.push(input);
+        assert_eq!(whole.next_frame(), expected);
+        assert_eq!(whole.failed_receipt(), None);
+        let mut trickled = FrameParser::default();
+        let mut result = Ok(None);
+        for byte in input {
+            trickled.push(&[*byte]);
+            result = trickled.next_frame();
+            if result.is_err() {
+                break;
+            }
+        }
+        assert_eq!(result, expected);
+        assert_eq!(trickled.failed_receipt(), None);
     }
 
     #[test]
