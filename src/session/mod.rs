@@ -244,6 +244,7 @@ where
         let _ = writer.await;
     }
     stomp::linger(&mut inbound).await;
+    tracing::info!("session ended");
 }
 
 impl Session {
@@ -263,6 +264,7 @@ impl Session {
                         Ok(Flow::Close) => return false,
                         Err(violation) => {
                             Metrics::count(&self.app.metrics.errors, "violation");
+                            tracing::info!(kind = "violation", "closing the session with an ERROR");
                             self.outbox.fatal(server::violation(&violation)).await;
                             return false;
                         }
@@ -270,6 +272,7 @@ impl Session {
                 }
                 Err(err) => {
                     Metrics::count(&self.app.metrics.errors, "malformed");
+                    tracing::info!(kind = "malformed", "closing the session with an ERROR");
                     let message = format!("malformed frame: {err}");
                     let error = server::error(&message, parser.failed_receipt());
                     self.outbox.fatal(error).await;
@@ -282,6 +285,8 @@ impl Session {
     /// Ends the connection with an ERROR, counted under `kind`.
     async fn fatal_as(&self, kind: &str, message: &str) {
         Metrics::count(&self.app.metrics.errors, kind);
+        // The kind, not the message: a message may quote what the client sent.
+        tracing::info!(kind, "closing the session with an ERROR");
         self.outbox.fatal(server::error(message, None)).await;
     }
 
@@ -427,6 +432,7 @@ impl Session {
             .or(self.transport_token.as_deref());
         self.identity = self.app.auth.authenticate(token).map_err(|err| {
             Metrics::count(&self.app.metrics.auth_failures, err.reason());
+            tracing::info!(reason = err.reason(), "authentication failed");
             Violation::new(format!("authentication failed: {err}"), receipt)
         })?;
         self.expiry = self
@@ -435,6 +441,7 @@ impl Session {
             .map(|d| tokio::time::Instant::now() + d);
         self.read_timeout = heart_beats.read_timeout;
         tracing::Span::current().record("user", self.identity.user());
+        tracing::info!(stomp = version, "session connected");
         let connected = server::connected(&Connected {
             version,
             heart_beat: (ours, ours),

@@ -262,6 +262,11 @@ impl Outbox {
             let message = format!(
                 "over {limit} bytes are queued for this connection: the client is not reading; closing"
             );
+            tracing::info!(
+                kind = "not-reading",
+                limit,
+                "closing the session with an ERROR"
+            );
             self.fatal(server::error(&message, None)).await;
             return Err(Closed);
         }

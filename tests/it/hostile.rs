@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 
 use crate::common::http::request;
 use crate::common::ot_client::OtClient;
-use crate::common::process::ServerProcess;
+use crate::common::process::{serve, ServerProcess};
 use crate::common::tokens::{claims, hs256, ISSUER, SECRET};
 use crate::common::{StompClient, WAIT};
 use otterdoc::stomp::{Command, StompFrame};
@@ -80,7 +80,10 @@ impl Hostile {
             "--admin-token-file",
             admin.to_str().expect("a UTF-8 path"),
         ];
-        let server = ServerProcess::spawn(&dir.path().join("data"), &args);
+        // At `info`, as an operator runs it: the logs are checked at the end.
+        let mut command = serve(&dir.path().join("data"), &args);
+        command.env("RUST_LOG", "info");
+        let server = ServerProcess::start(command);
         let token = hs256(&claims("hostile-test", &["*"], &["*"], 3600), SECRET);
         let hostile = Hostile {
             server,
@@ -685,4 +688,24 @@ async fn hostile_input_gets_defined_errors_while_others_are_served_and_memory_st
         .unwrap_or_else(|| panic!("no otterdoc_connections in {text}"));
     assert_eq!(connections.trim(), "1", "open connections after the flood");
     bystander.finish(&h).await;
+
+    // The logs: every session line carries its session id and user; no token and no document
+    // content ever appears.
+    let logs = h.server.stderr();
+    assert!(
+        logs.lines().any(|l| l.contains("session connected")
+            && l.contains("session=")
+            && l.contains("user=\"hostile-test\"")),
+        "session lines carry session and user:\n{logs}"
+    );
+    assert!(logs.contains("kind=\"not-reading\""), "{logs}");
+    assert!(logs.contains("authentication failed"), "{logs}");
+    for secret in [
+        h.token.as_str(),
+        "sloooooow",
+        "bbbbbbbbbbbbbbbb",
+        "not.a.jwt",
+    ] {
+        assert!(!logs.contains(secret), "the logs contain {secret:?}");
+    }
 }
