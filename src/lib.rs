@@ -12,6 +12,8 @@
 //!   byte transport of a STOMP session;
 //! - [`session`]: one STOMP connection (negotiation, dispatch, transactions, replies in order);
 //! - [`app`]: the running server's parts, handed to routes and sessions;
+//! - [`presence`]: the delivery of one document's presence topic to one subscriber, and where a
+//!   session is present (so it leaves at the right moments);
 //! - [`subscription`]: the delivery of one document topic to one subscriber;
 //! - [`document`]: the per-document task, the directory of open documents, the registry;
 //! - [`wire`]: JSON bodies in and out; [`store`]: the storage boundary ([`store::Store`]) and
@@ -29,6 +31,7 @@ pub mod error;
 pub mod http;
 pub mod identity;
 pub mod listener;
+pub mod presence;
 pub mod server;
 pub mod session;
 pub mod shutdown;

@@ -2,7 +2,8 @@
 //! dispatches each command; everything it says goes through the connection's [`Outbox`].
 //! The rooms it uses: `negotiate.rs` (version and heart-beats), `destination.rs` (what a
 //! destination names), `transactions.rs` (held SENDs), `replies.rs` (outcomes in frame order,
-//! the errors queue); subscriptions are [`DocSubscription`]s.
+//! the errors queue); subscriptions are [`DocSubscription`]s and [`PresenceSubscription`]s, and
+//! where the session is present is its [`SessionPresence`].
 //!
 //! Rules (the contract in `docs/protocol.md`): a protocol violation gets an ERROR frame and the
 //! connection is closed; a rejected op does not close anything — it is answered on the RECEIPT
@@ -22,16 +23,18 @@ use futures::{Sink, Stream, StreamExt};
 use tracing::Instrument;
 
 use crate::app::App;
+use crate::doc_id::DocId;
 use crate::error::{ErrorCode, Rejection};
 use crate::identity::ANONYMOUS;
+use crate::presence::{PresenceSubscription, SessionPresence};
 use crate::stomp::{
     self, server, ClientCommand, Closed, Command, Connected, FrameParser, Inbound, Outbox, Parsed,
     Violation,
 };
 use crate::subscription::{DocSubscription, Subscriber};
-use crate::wire::{Submission, SubmissionIds};
+use crate::wire::{PresenceUpdate, Submission, SubmissionIds};
 
-pub use destination::{APP_PREFIX, ERRORS_DESTINATION, TOPIC_PREFIX};
+pub use destination::{APP_PREFIX, ERRORS_DESTINATION, PRESENCE_SUFFIX, TOPIC_PREFIX};
 pub use negotiate::VERSIONS;
 
 use replies::Replies;
@@ -40,8 +43,13 @@ use transactions::Transactions;
 /// Stands in for "no read timeout" where a timer needs a duration.
 const FOREVER: Duration = Duration::from_secs(60 * 60 * 24 * 365);
 
+/// The optional features this server has, announced in CONNECTED's `features` header so a
+/// client need not probe for them.
+pub const FEATURES: &[&str] = &["presence"];
+
 enum Subscription {
     Document(DocSubscription),
+    Presence(DocId, PresenceSubscription),
     Errors,
 }
 
@@ -61,6 +69,8 @@ struct Session {
     /// Longest the peer may stay silent, once negotiated (before CONNECT: the connect timeout).
     read_timeout: Option<Duration>,
     subscriptions: HashMap<String, Subscription>,
+    /// Where this session is present (it leaves those documents when it ends).
+    presence: SessionPresence,
     transactions: Transactions,
     replies: Replies,
 }
@@ -95,6 +105,7 @@ where
         read_timeout: Some(app.config.connect_timeout()),
         app,
         outbox,
+        presence: SessionPresence::new(&id),
         id,
         user: ANONYMOUS.to_owned(),
         connected: false,
@@ -185,10 +196,14 @@ impl Session {
     /// Stops everything the session started.
     async fn close(&mut self) {
         for (_, subscription) in self.subscriptions.drain() {
-            if let Subscription::Document(subscription) = subscription {
-                subscription.stop().await;
+            match subscription {
+                Subscription::Document(subscription) => subscription.stop().await,
+                Subscription::Presence(_, subscription) => subscription.stop().await,
+                Subscription::Errors => {}
             }
         }
+        // However the session ends, it leaves every document it was present in.
+        self.presence.end(&self.app.documents);
         // Held SENDs of open transactions are dropped with the session, as STOMP requires.
         self.transactions.clear();
         self.outbox.close().await;
@@ -220,6 +235,10 @@ impl Session {
             ClientCommand::Unsubscribe { id, receipt } => {
                 match self.subscriptions.remove(&id) {
                     Some(Subscription::Document(subscription)) => subscription.stop().await,
+                    Some(Subscription::Presence(doc, subscription)) => {
+                        subscription.stop().await;
+                        self.presence.unsubscribed(&doc, &self.app.documents);
+                    }
                     Some(Subscription::Errors) => self.replies.unsubscribe_errors(&id),
                     None => return Err(violation(format!("no subscription with id {id:?}"))),
                 }
@@ -290,6 +309,7 @@ impl Session {
             heart_beat: (ours, ours),
             session: &self.id,
             user: &self.user,
+            features: FEATURES,
         });
         self.connected = true;
         self.say(connected).await;
@@ -315,11 +335,16 @@ impl Session {
         Ok(Flow::Continue)
     }
 
-    /// Queues a SEND's op on its document; its outcome is reported in frame order.
+    /// Queues a SEND's op (or presence update) on its document; its outcome is reported in
+    /// frame order.
     async fn submit(&mut self, send: stomp::Send) {
         let doc = destination::named_document(&send.destination);
-        let doc_id = match destination::submission(&send.destination) {
-            Ok(doc_id) => doc_id,
+        let doc_id = match destination::send_target(&send.destination) {
+            Ok(destination::Target::Ops(doc_id)) => doc_id,
+            Ok(destination::Target::Presence(doc_id)) => {
+                self.send_presence(send, doc, doc_id);
+                return;
+            }
             Err(rejection) => {
                 let ids = submission_ids(&send.body);
                 self.replies.rejected(send.receipt, doc, ids, rejection);
@@ -348,6 +373,34 @@ impl Session {
         }
     }
 
+    /// `SEND /app/doc/<id>/presence`: hands the update to the document's task, which never
+    /// makes this wait. This and the presence SUBSCRIBE (in [`Self::on_subscribe`]) are the
+    /// two entry points of presence, where a read-access check on `doc_id` belongs.
+    fn send_presence(&mut self, send: stomp::Send, doc: Option<String>, doc_id: DocId) {
+        let update = match PresenceUpdate::parse(&send.body) {
+            Ok(update) => update,
+            Err((rejection, ids)) => {
+                self.replies.rejected(send.receipt, doc, ids, rejection);
+                return;
+            }
+        };
+        let ids = SubmissionIds {
+            client: Some(update.client.clone()),
+            seq: None,
+        };
+        let handed =
+            self.app
+                .documents
+                .presence(&doc_id, self.presence.session(), &self.user, update);
+        match handed {
+            Ok(outcome) => {
+                self.presence.sent(&doc_id);
+                self.replies.presence(send.receipt, doc, ids, outcome);
+            }
+            Err(rejection) => self.replies.rejected(send.receipt, doc, ids, rejection),
+        }
+    }
+
     async fn on_subscribe(&mut self, subscribe: stomp::Subscribe) -> Result<Flow, String> {
         let stomp::Subscribe {
             id,
@@ -362,6 +415,25 @@ impl Session {
             destination::Subscription::Errors => {
                 self.replies.subscribe_errors(&id);
                 self.subscriptions.insert(id, Subscription::Errors);
+                self.replies.receipt(receipt.as_deref());
+                return Ok(Flow::Continue);
+            }
+            destination::Subscription::Presence(doc) => {
+                // The second presence entry point (see `send_presence`).
+                let subscriber = Subscriber {
+                    id: id.clone(),
+                    destination,
+                    outbox: self.outbox.clone(),
+                };
+                let subscription = PresenceSubscription::start(
+                    &self.app.subscription_sources(),
+                    doc.clone(),
+                    subscriber,
+                )
+                .await?;
+                self.presence.subscribed(&doc);
+                self.subscriptions
+                    .insert(id, Subscription::Presence(doc, subscription));
                 self.replies.receipt(receipt.as_deref());
                 return Ok(Flow::Continue);
             }
