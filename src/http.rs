@@ -1,7 +1,8 @@
 //! The HTTP routes: reading documents at any version, paging through their history, submitting
-//! an op without a WebSocket, health, and the upgrade to the STOMP WebSocket at `/ws`. Every
-//! error is `{"error":{"code","message"}}` with the status [`status`] gives its code; the
-//! routes are listed in `docs/http.md`.
+//! an op without a WebSocket, health, the demo editor (`/`, `/d/<id>`, `/assets/<file>`,
+//! embedded by `demo.rs`), and the upgrade to the STOMP WebSocket at `/ws`. Every error is
+//! `{"error":{"code","message"}}` with the status [`status`] gives its code; the routes are
+//! listed in `docs/http.md`.
 //!
 //! [`Service`] answers each request: a WebSocket upgrade of `/ws` it performs itself (so the
 //! WebSocket gets buffers sized for many idle connections), everything else goes to the warp
@@ -20,6 +21,7 @@ use warp::{Filter, Reply};
 
 use crate::app::App;
 use crate::config::limits::{DEFAULT_OPS_LIMIT, MAX_OPS_LIMIT};
+use crate::demo::{self, Asset};
 use crate::doc_id::DocId;
 use crate::error::{ErrorCode, Rejection};
 use crate::identity::ANONYMOUS;
@@ -181,6 +183,55 @@ async fn post_op(app: App, id: String, body: Bytes) -> Result<serde_json::Value,
     Ok(serde_json::json!({"version": applied.version, "op": applied.op}))
 }
 
+/// An embedded demo file; `304` when the browser already has this version of it.
+fn embedded(asset: &Asset, if_none_match: Option<&str>) -> Response {
+    let fresh = if_none_match.is_some_and(|tags| {
+        tags.split(',')
+            .any(|t| t.trim() == asset.etag || t.trim() == "*")
+    });
+    let mut response = if fresh {
+        warp::reply::with_status(warp::reply(), StatusCode::NOT_MODIFIED).into_response()
+    } else {
+        Response::new(asset.body.into())
+    };
+    let headers = response.headers_mut();
+    if !fresh {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(asset.content_type),
+        );
+    }
+    if let Ok(etag) = HeaderValue::from_str(&asset.etag) {
+        headers.insert(header::ETAG, etag);
+    }
+    // Revalidate every time (the ETag makes that cheap): a new binary serves new files at the
+    // same names.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    // Scripts only from this server, connections only back to it (HTTP and the WebSocket);
+    // CodeMirror sets inline styles, remote cursors their colours.
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+             connect-src 'self' ws: wss:; img-src 'self' data:; base-uri 'none'; \
+             frame-ancestors 'none'",
+        ),
+    );
+    response
+}
+
+/// `GET /d/<id>`: the editor page, for a valid document id.
+fn demo_page(id: &str, if_none_match: Option<&str>) -> Response {
+    match DocId::parse(id) {
+        Ok(_) => embedded(&demo::PAGE, if_none_match),
+        Err(err) => error(&err.into()),
+    }
+}
+
 fn respond(result: Result<serde_json::Value, Rejection>) -> Response {
     match result {
         Ok(value) => json(StatusCode::OK, &value),
@@ -254,7 +305,34 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
             "/ws takes a WebSocket upgrade (GET with Connection: Upgrade, Upgrade: websocket, Sec-WebSocket-Version: 13 and a Sec-WebSocket-Key)",
         ))
     });
+    let if_none_match = || warp::header::optional::<String>("if-none-match");
+    let home = warp::path::end()
+        .and(warp::get())
+        .and(if_none_match())
+        .map(|tag: Option<String>| embedded(&demo::PAGE, tag.as_deref()));
+    let doc_page = warp::path!("d" / String)
+        .and(warp::get())
+        .and(if_none_match())
+        .map(|id: String, tag: Option<String>| demo_page(&id, tag.as_deref()));
+    let assets = warp::path!("assets" / String)
+        .and(warp::get())
+        .and(if_none_match())
+        .map(
+            |name: String, tag: Option<String>| match demo::file(&name) {
+                Some(asset) => embedded(asset, tag.as_deref()),
+                None => error(&Rejection::new(
+                    ErrorCode::RouteNotFound,
+                    format!("no asset {name:?}"),
+                )),
+            },
+        );
     healthz
+        .or(home)
+        .unify()
+        .or(doc_page)
+        .unify()
+        .or(assets)
+        .unify()
         .or(get_doc)
         .unify()
         .or(get_ops)

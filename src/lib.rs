@@ -9,7 +9,7 @@
 //! - [`server`]: start-up, and graceful shutdown phase by phase;
 //! - [`listener`]: the accept loop (socket options, HTTP/1.1 with upgrades, head timeout);
 //! - [`http`]: the HTTP routes and the WebSocket upgrade; [`websocket`]: a WebSocket as the
-//!   byte transport of a STOMP session;
+//!   byte transport of a STOMP session; [`demo`]: the demo editor's files, embedded;
 //! - [`session`]: one STOMP connection (negotiation, dispatch, transactions, replies in order);
 //! - [`app`]: the running server's parts, handed to routes and sessions;
 //! - [`presence`]: the delivery of one document's presence topic to one subscriber, and where a
@@ -25,6 +25,7 @@
 
 pub mod app;
 pub mod config;
+pub mod demo;
 pub mod doc_id;
 pub mod document;
 pub mod error;
