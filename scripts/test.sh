@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
 # The whole test suite, as a newcomer and CI run it: installs what it needs (the npm packages of
-# the stompjs interop test, the TypeScript client and the ShareDB benchmark peer, cargo-fuzz), then checks formatting
+# the stompjs interop test, the TypeScript client, the demo editor and the ShareDB benchmark peer,
+# cargo-fuzz), checks that the demo bundle the server embeds is not stale, then checks formatting
 # and lints, fuzzes each target briefly, runs every test of the workspace (server, `ot` crate,
-# and every scenario of `otterdoc-bench` at a tiny size), and the ShareDB peer's smoke test.
+# and every scenario of `otterdoc-bench` at a tiny size), the TypeScript client's suite, the demo
+# editor in headless Chromium (CHROMIUM, default /usr/bin/chromium), and the ShareDB peer's
+# smoke test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== npm ci (stompjs interop client, ShareDB benchmark peer)"
+echo "== npm ci (stompjs interop client, ShareDB benchmark peer, TypeScript client, demo editor)"
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 npm ci --prefix bench/peers/sharedb --no-audit --no-fund --loglevel=error
 npm ci --prefix clients/js --no-audit --no-fund --loglevel=error
+npm ci --prefix clients/demo --no-audit --no-fund --loglevel=error
+
+echo "== demo editor: typecheck, and the embedded bundle (assets/demo) rebuilt and compared"
+npm run --silent typecheck --prefix clients/demo
+npm run --silent check --prefix clients/demo
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -32,6 +40,13 @@ if [[ "$status" -eq 0 ]]; then
   set +e
   OTTERDOC_BIN="$PWD/target/debug/otterdoc" OTTERDOC_REQUIRE_SERVER=1 \
     npm test --prefix clients/js 2>&1 | tee -a "$log"
+  status=${PIPESTATUS[0]}
+  set -e
+fi
+if [[ "$status" -eq 0 ]]; then
+  echo "== demo editor in headless Chromium (screenshots in test-artifacts/browser/)"
+  set +e
+  OTTERDOC_BIN="$PWD/target/debug/otterdoc" npm test --prefix clients/demo 2>&1 | tee -a "$log"
   status=${PIPESTATUS[0]}
   set -e
 fi

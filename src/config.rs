@@ -101,6 +101,27 @@ pub mod limits {
     pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
     /// How often a task that enqueues into a mailbox retries when the task it reached stopped.
     pub const MAILBOX_RETRIES: usize = 3;
+
+    // Presence (`docs/protocol.md#presence`). Each bounds what one session can make a document
+    // store or broadcast; the client-visible ones are pinned by the docs contract test.
+
+    /// Largest presence update body (`SEND /app/doc/<id>/presence`), in bytes.
+    pub const MAX_PRESENCE_BYTES: usize = 4096;
+    /// Most ranges one presence selection may have.
+    pub const MAX_PRESENCE_RANGES: usize = 32;
+    /// Longest presence `name`, in characters.
+    pub const MAX_PRESENCE_NAME_LEN: usize = 64;
+    /// Longest presence `color`, in characters.
+    pub const MAX_PRESENCE_COLOR_LEN: usize = 32;
+    /// A session's presence is broadcast at most once per this interval; updates in between are
+    /// coalesced (the latest wins) and go out when it has passed.
+    pub const PRESENCE_INTERVAL: Duration = Duration::from_millis(50);
+    /// A presence subscriber whose outbox had no room is sent the whole current presence again
+    /// after this long (and again until it has room).
+    pub const PRESENCE_RESYNC: Duration = Duration::from_millis(200);
+    /// Presence is queued for a connection only while its outbox has more free slots than
+    /// this, so presence can never take the room op delivery needs.
+    pub const PRESENCE_HEADROOM: usize = OUTBOUND_QUEUE / 2;
 }
 
 /// Settings of one server instance.

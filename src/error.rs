@@ -48,6 +48,11 @@ pub enum ErrorCode {
     InvalidQuery,
     /// A SEND held in a transaction that was aborted.
     TransactionAborted,
+    /// A presence update breaks a presence rule (a range past the end of the document, too
+    /// many ranges, a name or colour over its limit).
+    InvalidPresence,
+    /// A presence update's `version` is older than the history the document keeps in memory.
+    VersionTooOld,
     /// The server is shutting down.
     Unavailable,
     /// No valid credentials: the token is missing, malformed, badly signed or expired.
@@ -118,7 +123,7 @@ mod tests {
 
     #[test]
     fn codes_are_kebab_case_and_serde_agrees() {
-        assert_eq!(ErrorCode::COUNT, 23);
+        assert_eq!(ErrorCode::COUNT, 25);
         assert_eq!(ErrorCode::VersionInFuture.as_str(), "version-in-future");
         for code in ErrorCode::iter() {
             let json = serde_json::to_value(code).unwrap();

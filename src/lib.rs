@@ -9,10 +9,12 @@
 //! - [`server`]: start-up, and graceful shutdown phase by phase;
 //! - [`listener`]: the accept loop (socket options, HTTP/1.1 with upgrades, head timeout);
 //! - [`http`]: the HTTP routes and the WebSocket upgrade; [`websocket`]: a WebSocket as the
-//!   byte transport of a STOMP session;
+//!   byte transport of a STOMP session; [`demo`]: the demo editor's files, embedded;
 //! - [`session`]: one STOMP connection (negotiation, dispatch, transactions, replies in order);
 //! - [`app`]: the running server's parts, handed to routes and sessions;
 //! - [`roster`]: the connected sessions, and how operators reach them;
+//! - [`presence`]: the delivery of one document's presence topic to one subscriber, and where a
+//!   session is present (so it leaves at the right moments);
 //! - [`subscription`]: the delivery of one document topic to one subscriber;
 //! - [`document`]: the per-document task, the directory of open documents, the registry;
 //! - [`auth`]: credentials (JWTs) to identities;
@@ -27,6 +29,7 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod demo;
 pub mod doc_id;
 pub mod document;
 pub mod error;
@@ -34,6 +37,7 @@ pub mod http;
 pub mod identity;
 pub mod listener;
 pub mod metrics;
+pub mod presence;
 pub mod roster;
 pub mod server;
 pub mod session;

@@ -1,14 +1,17 @@
-//! The JSON bodies that cross the wire — the submission a client sends, and the op, snapshot
-//! and error events it receives. These shapes are the contract written down in
+//! The JSON bodies that cross the wire — the submission and presence update a client sends,
+//! and the op, snapshot, error, presence and leave events it receives. These shapes are the contract written down in
 //! `docs/protocol.md`; STOMP and HTTP both use them. Each body is serialised once here, never
 //! assembled by hand elsewhere.
 
 use serde::Serialize;
 use serde_json::Value;
 
-use ot::{CheckedOp, Operation};
+use ot::{CheckedOp, Operation, Selection};
 
-use crate::config::limits::MAX_CLIENT_ID_LEN;
+use crate::config::limits::{
+    MAX_CLIENT_ID_LEN, MAX_PRESENCE_BYTES, MAX_PRESENCE_COLOR_LEN, MAX_PRESENCE_NAME_LEN,
+    MAX_PRESENCE_RANGES,
+};
 use crate::error::{ErrorCode, Rejection};
 use crate::store::OpRecord;
 
@@ -107,6 +110,222 @@ impl Submission {
     }
 }
 
+/// A session's selection: the body of `SEND /app/doc/<id>/presence`. Checked here for
+/// everything that does not depend on the document; the document task checks the rest
+/// (`version`, and the ranges against the document's length at that version).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PresenceUpdate {
+    /// The sender's `client` id (1–64 chars), as in its submissions.
+    pub client: String,
+    /// The version the selection refers to.
+    pub version: u64,
+    /// Ranges in code points of the document at `version`.
+    pub selection: Vec<Selection>,
+    /// Display name, if given.
+    pub name: Option<String>,
+    /// Display colour, if given.
+    pub color: Option<String>,
+}
+
+/// An optional display string (`name`, `color`): absent or `null` is `None`; otherwise a
+/// string of 1–`max` characters without control characters.
+fn display_string(
+    map: &serde_json::Map<String, Value>,
+    field: &str,
+    max: usize,
+) -> Result<Option<String>, Rejection> {
+    match map.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => {
+            let len = s.chars().count();
+            if len == 0 || len > max || s.chars().any(char::is_control) {
+                Err(Rejection::new(
+                    ErrorCode::InvalidPresence,
+                    format!("\"{field}\" must be 1-{max} characters without control characters"),
+                ))
+            } else {
+                Ok(Some(s.clone()))
+            }
+        }
+        Some(_) => Err(Rejection::new(
+            ErrorCode::MalformedBody,
+            format!("\"{field}\" must be a string"),
+        )),
+    }
+}
+
+impl PresenceUpdate {
+    /// Parses a presence update body. The error names `client` when it could be read, for the
+    /// error event.
+    pub fn parse(body: &[u8]) -> Result<PresenceUpdate, (Rejection, SubmissionIds)> {
+        if body.len() > MAX_PRESENCE_BYTES {
+            let err = Rejection::new(
+                ErrorCode::InvalidPresence,
+                format!(
+                    "the presence update is {} bytes, over the {MAX_PRESENCE_BYTES}-byte limit",
+                    body.len()
+                ),
+            );
+            return Err((err, SubmissionIds::default()));
+        }
+        let value: Value = serde_json::from_slice(body).map_err(|e| {
+            (
+                Rejection::new(ErrorCode::MalformedBody, format!("body is not JSON: {e}")),
+                SubmissionIds::default(),
+            )
+        })?;
+        let Value::Object(map) = &value else {
+            let err = Rejection::new(
+                ErrorCode::MalformedBody,
+                "body must be a JSON object {\"client\",\"version\",\"selection\"}",
+            );
+            return Err((err, SubmissionIds::default()));
+        };
+        let ids = SubmissionIds {
+            client: map.get("client").and_then(Value::as_str).map(str::to_owned),
+            seq: None,
+        };
+        let fail = |err: Rejection| (err, ids.clone());
+        let malformed = |msg: String| fail(Rejection::new(ErrorCode::MalformedBody, msg));
+        let client = match map.get("client") {
+            Some(Value::String(s)) if !s.is_empty() && s.chars().count() <= MAX_CLIENT_ID_LEN => {
+                s.clone()
+            }
+            Some(Value::String(_)) => {
+                return Err(malformed(format!(
+                    "\"client\" must be 1-{MAX_CLIENT_ID_LEN} characters"
+                )))
+            }
+            Some(_) => return Err(malformed("\"client\" must be a string".into())),
+            None => return Err(malformed("missing field \"client\"".into())),
+        };
+        let version = match map.get("version") {
+            Some(v) => v
+                .as_u64()
+                .ok_or_else(|| malformed("\"version\" must be a non-negative integer".into()))?,
+            None => return Err(malformed("missing field \"version\"".into())),
+        };
+        let ranges = match map.get("selection") {
+            Some(Value::Array(ranges)) => ranges,
+            Some(_) => return Err(malformed("\"selection\" must be an array".into())),
+            None => return Err(malformed("missing field \"selection\"".into())),
+        };
+        if ranges.len() > MAX_PRESENCE_RANGES {
+            return Err(fail(Rejection::new(
+                ErrorCode::InvalidPresence,
+                format!(
+                    "the selection has {} ranges, over the limit of {MAX_PRESENCE_RANGES}",
+                    ranges.len()
+                ),
+            )));
+        }
+        let mut selection = Vec::with_capacity(ranges.len());
+        for (i, range) in ranges.iter().enumerate() {
+            let end = |name: &str| {
+                range
+                    .get(name)
+                    .and_then(Value::as_u64)
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or_else(|| {
+                        malformed(format!(
+                            "selection[{i}] must be {{\"anchor\",\"head\"}} with non-negative integers"
+                        ))
+                    })
+            };
+            selection.push(Selection {
+                anchor: end("anchor")?,
+                head: end("head")?,
+            });
+        }
+        let name = display_string(map, "name", MAX_PRESENCE_NAME_LEN).map_err(fail)?;
+        let color = display_string(map, "color", MAX_PRESENCE_COLOR_LEN).map_err(fail)?;
+        Ok(PresenceUpdate {
+            client,
+            version,
+            selection,
+            name,
+            color,
+        })
+    }
+}
+
+/// One range of a presence event.
+#[derive(Serialize)]
+struct RangeBody {
+    anchor: usize,
+    head: usize,
+}
+
+/// `{"type":"presence", "session", "client", "user", "version", "selection", "name"?, "color"?}`.
+#[derive(Serialize)]
+struct PresenceEventBody<'a> {
+    r#type: &'static str,
+    session: &'a str,
+    client: &'a str,
+    user: &'a str,
+    version: u64,
+    selection: Vec<RangeBody>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    color: Option<&'a str>,
+}
+
+/// What a presence event says about one session.
+#[derive(Clone, Copy, Debug)]
+pub struct PresenceEvent<'a> {
+    /// The session's id (CONNECTED's `session` header of that connection).
+    pub session: &'a str,
+    /// The `client` id it sent.
+    pub client: &'a str,
+    /// The session's user.
+    pub user: &'a str,
+    /// The version `selection` refers to.
+    pub version: u64,
+    /// Ranges in code points of the document at `version`.
+    pub selection: &'a [Selection],
+    /// Display name, if the session gave one.
+    pub name: Option<&'a str>,
+    /// Display colour, if the session gave one.
+    pub color: Option<&'a str>,
+}
+
+/// Serialises a presence event (one MESSAGE on `/topic/doc/<id>/presence`).
+pub fn presence_event_json(event: &PresenceEvent<'_>) -> String {
+    let body = PresenceEventBody {
+        r#type: "presence",
+        session: event.session,
+        client: event.client,
+        user: event.user,
+        version: event.version,
+        selection: event
+            .selection
+            .iter()
+            .map(|s| RangeBody {
+                anchor: s.anchor,
+                head: s.head,
+            })
+            .collect(),
+        name: event.name,
+        color: event.color,
+    };
+    serde_json::to_string(&body).expect("a presence event always serialises")
+}
+
+/// Serialises `{"type":"leave","session"}`: the session is no longer present.
+pub fn leave_event_json(session: &str) -> String {
+    #[derive(Serialize)]
+    struct LeaveEventBody<'a> {
+        r#type: &'static str,
+        session: &'a str,
+    }
+    let body = LeaveEventBody {
+        r#type: "leave",
+        session,
+    };
+    serde_json::to_string(&body).expect("a leave event always serialises")
+}
+
 /// `{"type":"op", "doc", "version", "op", "client", "seq", "user", "time"}` — one MESSAGE per op.
 #[derive(Serialize)]
 struct OpEventBody<'a> {
@@ -190,5 +409,89 @@ mod tests {
                 seq: Some(7)
             }
         );
+    }
+
+    #[test]
+    fn parses_a_presence_update_and_names_what_is_wrong() {
+        let ok = PresenceUpdate::parse(
+            br##"{"client":"c1","version":3,"selection":[{"anchor":1,"head":2}],"name":"Ann","color":"#1e88e5"}"##,
+        )
+        .unwrap();
+        assert_eq!(ok.selection, [Selection { anchor: 1, head: 2 }]);
+        assert_eq!(
+            (ok.name.as_deref(), ok.color.as_deref()),
+            (Some("Ann"), Some("#1e88e5"))
+        );
+        let bare =
+            PresenceUpdate::parse(br#"{"client":"c1","version":0,"selection":[],"name":null}"#)
+                .unwrap();
+        assert_eq!((bare.name, bare.color), (None, None));
+        let many = format!(
+            r#"{{"client":"c","version":0,"selection":[{}]}}"#,
+            vec![r#"{"anchor":0,"head":0}"#; MAX_PRESENCE_RANGES + 1].join(",")
+        );
+        let long_name = format!(
+            r#"{{"client":"c","version":0,"selection":[],"name":"{}"}}"#,
+            "n".repeat(MAX_PRESENCE_NAME_LEN + 1)
+        );
+        let huge = format!(
+            r#"{{"client":"c","version":0,"selection":[],"pad":"{}"}}"#,
+            "x".repeat(MAX_PRESENCE_BYTES)
+        );
+        let cases: [(&[u8], ErrorCode); 10] = [
+            (b"[]", ErrorCode::MalformedBody),
+            (
+                br#"{"client":"c","selection":[]}"#,
+                ErrorCode::MalformedBody,
+            ),
+            (
+                br#"{"client":"c","version":-1,"selection":[]}"#,
+                ErrorCode::MalformedBody,
+            ),
+            (
+                br#"{"client":"c","version":0,"selection":{}}"#,
+                ErrorCode::MalformedBody,
+            ),
+            (
+                br#"{"client":"c","version":0,"selection":[{"anchor":1}]}"#,
+                ErrorCode::MalformedBody,
+            ),
+            (
+                br#"{"client":"c","version":0,"selection":[],"color":7}"#,
+                ErrorCode::MalformedBody,
+            ),
+            (
+                br#"{"client":"c","version":0,"selection":[],"name":"a\u0007"}"#,
+                ErrorCode::InvalidPresence,
+            ),
+            (many.as_bytes(), ErrorCode::InvalidPresence),
+            (long_name.as_bytes(), ErrorCode::InvalidPresence),
+            (huge.as_bytes(), ErrorCode::InvalidPresence),
+        ];
+        for (body, code) in cases {
+            let (err, _) = PresenceUpdate::parse(body).unwrap_err();
+            assert_eq!(err.code, code, "{}", String::from_utf8_lossy(body));
+        }
+        let (_, ids) = PresenceUpdate::parse(br#"{"client":"c9","version":"x"}"#).unwrap_err();
+        assert_eq!(ids.client.as_deref(), Some("c9"));
+    }
+
+    #[test]
+    fn presence_events_omit_absent_name_and_colour() {
+        let selection = [Selection { anchor: 3, head: 7 }];
+        let event = PresenceEvent {
+            session: "s1",
+            client: "c1",
+            user: "alice",
+            version: 13,
+            selection: &selection,
+            name: None,
+            color: None,
+        };
+        assert_eq!(
+            presence_event_json(&event),
+            r#"{"type":"presence","session":"s1","client":"c1","user":"alice","version":13,"selection":[{"anchor":3,"head":7}]}"#
+        );
+        assert_eq!(leave_event_json("s1"), r#"{"type":"leave","session":"s1"}"#);
     }
 }

@@ -1,7 +1,8 @@
 //! `DocumentActor`: the single task that owns one open document. It serialises submissions,
 //! transforms stale ones against the history, applies them, persists them in one batch per
 //! mailbox drain (group commit: one flush for everything waiting), and only then acknowledges
-//! and broadcasts them — so an acknowledged op survives `kill -9`.
+//! and broadcasts them — so an acknowledged op survives `kill -9`. It also owns the document's
+//! presence (`presence.rs`), which it handles only after committing what its mailbox held.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 use super::directory::Registration;
+use super::presence::{PresenceInbox, PresenceState};
 use super::{Applied, Committed, Listener, OpEvent, Push, Request, Resumed, Subscribed};
 use crate::config::limits::MAX_BATCH;
 use crate::config::Config;
@@ -31,6 +33,8 @@ pub(super) struct Start {
     pub(super) mailbox: mpsc::Receiver<Request>,
     /// Lets the task see whether anyone besides the directory could still send to it.
     pub(super) weak: mpsc::WeakSender<Request>,
+    /// Presence changes, beside the mailbox.
+    pub(super) presence: Arc<PresenceInbox>,
     /// The documents' shutdown phase.
     pub(super) phase: Phase,
     pub(super) metrics: Arc<Metrics>,
@@ -67,6 +71,21 @@ pub(super) struct DocumentActor {
     unflushed: Vec<Arc<OpRecord>>,
     snapshots: Vec<(u64, String)>,
     held: Vec<HeldReply>,
+    /// Who is here, and their selections at the current version.
+    presence: PresenceState,
+    /// Why the serving loop ended.
+    exit: Exit,
+}
+
+/// How a document task ends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    /// Idle, removed from the directory.
+    Retired,
+    /// The documents' shutdown phase stopped it, after finishing its queue.
+    Shutdown,
+    /// Storage failed: the task leaves the directory and refuses what is queued.
+    StorageFailed,
 }
 
 fn now_ms() -> u64 {
@@ -101,6 +120,7 @@ impl DocumentActor {
             registration,
             mut mailbox,
             weak,
+            presence: inbox,
             phase,
             metrics,
         } = start;
@@ -108,6 +128,7 @@ impl DocumentActor {
             Ok(loaded) => loaded,
             Err(err) => {
                 tracing::error!(error = %err, "cannot load document");
+                inbox.close();
                 drop(registration);
                 refuse_all(&mut mailbox, || internal(&err)).await;
                 return;
@@ -125,32 +146,89 @@ impl DocumentActor {
             unflushed: Vec::new(),
             snapshots: Vec::new(),
             held: Vec::new(),
+            presence: PresenceState::default(),
+            exit: Exit::Shutdown,
             store,
             config,
             metrics,
         };
         tracing::debug!(version = actor.version, "document opened");
         let idle = actor.config.idle_doc();
+        actor
+            .serve_loop(&mut mailbox, &registration, &weak, &inbox, &phase, idle)
+            .await;
+        // However the task ends, presence subscribers must subscribe again on the next task,
+        // and a session offering a change must find that task.
+        inbox.close();
+        actor.presence.end();
+        match actor.exit {
+            Exit::Retired | Exit::Shutdown => {}
+            Exit::StorageFailed => {
+                // Storage failed: in-memory state may be ahead of disk. Leave the directory
+                // first, so the next request starts a fresh task that reloads from storage;
+                // live subscribers catch up and resume on that one.
+                drop(registration);
+                for live in actor.listeners.drain(..) {
+                    live.listener.lagged(live.next);
+                }
+                refuse_all(&mut mailbox, || {
+                    Rejection::new(
+                        ErrorCode::Internal,
+                        "storage failed; nothing was applied, retry",
+                    )
+                })
+                .await;
+            }
+        }
+    }
+
+    /// Serves requests and presence until the task retires, shuts down or storage fails
+    /// (recorded in `self.exit`).
+    async fn serve_loop(
+        &mut self,
+        mailbox: &mut mpsc::Receiver<Request>,
+        registration: &Registration,
+        weak: &mpsc::WeakSender<Request>,
+        inbox: &PresenceInbox,
+        phase: &Phase,
+        idle: std::time::Duration,
+    ) {
         loop {
-            registration.report(actor.version, actor.listeners.len());
+            registration.report(self.version, self.listeners.len());
+            let presence_due = self.presence.next_due();
             let first = tokio::select! {
+                // Ops first: presence is handled after the drain it arrived during.
+                biased;
                 request = mailbox.recv() => request,
+                () = phase.stopped() => None,
+                () = inbox.offered() => {
+                    self.presence_step(inbox);
+                    continue;
+                }
+                () = tokio::time::sleep_until(presence_due.unwrap_or_else(tokio::time::Instant::now)),
+                    if presence_due.is_some() => {
+                    self.presence_step(inbox);
+                    continue;
+                }
                 _ = tokio::time::sleep(idle) => {
-                    // Retire if nobody can reach this task any more: no subscriber, nothing in
-                    // the mailbox, and no sender besides the directory's.
-                    actor.listeners.retain(|live| live.listener.is_alive());
+                    // Retire if nobody can reach this task any more: no subscriber, nobody
+                    // present, nothing in the mailbox or the presence inbox (closed in the same
+                    // check), and no sender besides the directory's.
+                    self.listeners.retain(|live| live.listener.is_alive());
                     let unreachable = || {
-                        actor.listeners.is_empty()
+                        self.listeners.is_empty()
+                            && self.presence.is_idle()
                             && mailbox.is_empty()
                             && weak.strong_count() <= 1
+                            && inbox.close_if_empty()
                     };
                     if registration.retire_if(unreachable) {
-                        tracing::debug!(version = actor.version, "document idle, unloaded");
+                        tracing::debug!(version = self.version, "document idle, unloaded");
+                        self.exit = Exit::Retired;
                         return;
                     }
                     continue;
                 }
-                () = phase.stopped() => None,
             };
             let Some(first) = first else {
                 // Shutting down: finish what is queued, then stop.
@@ -159,7 +237,8 @@ impl DocumentActor {
                 while let Some(request) = mailbox.recv().await {
                     rest.push(request);
                 }
-                let _ = actor.handle_batch(rest).await;
+                let _ = self.handle_batch(rest).await;
+                self.exit = Exit::Shutdown;
                 return;
             };
             let mut batch = vec![first];
@@ -177,24 +256,22 @@ impl DocumentActor {
                     Err(_) => break,
                 }
             }
-            if actor.handle_batch(batch).await.is_err() {
-                // Storage failed: in-memory state may be ahead of disk. Leave the directory
-                // first, so the next request starts a fresh task that reloads from storage;
-                // live subscribers catch up and resume on that one.
-                drop(registration);
-                for live in actor.listeners.drain(..) {
-                    live.listener.lagged(live.next);
-                }
-                refuse_all(&mut mailbox, || {
-                    Rejection::new(
-                        ErrorCode::Internal,
-                        "storage failed; nothing was applied, retry",
-                    )
-                })
-                .await;
+            if self.handle_batch(batch).await.is_err() {
+                self.exit = Exit::StorageFailed;
                 return;
             }
+            // The drain's ops are committed, acknowledged and delivered: now presence.
+            self.presence_step(inbox);
         }
+    }
+
+    /// Applies the waiting presence changes and broadcasts what is due.
+    fn presence_step(&mut self, inbox: &PresenceInbox) {
+        let len = self.document.char_len();
+        self.presence
+            .take(inbox, self.version, len, self.recent.iter());
+        self.presence
+            .flush(self.version, tokio::time::Instant::now());
     }
 
     /// Handles one mailbox drain: applies every submission in memory, commits them all with one
@@ -236,6 +313,10 @@ impl DocumentActor {
                 } => {
                     let _ = reply.send(self.resume(listener, next));
                 }
+                Request::SubscribePresence { listener, reply } => {
+                    self.presence.subscribe(listener, self.version);
+                    let _ = reply.send(());
+                }
                 Request::Snapshot { reply } => {
                     let _ = reply.send((self.version, self.document.to_string()));
                 }
@@ -265,8 +346,8 @@ impl DocumentActor {
             }
             return Err(err);
         }
-        if !self.unflushed.is_empty() {
-            let records = std::mem::take(&mut self.unflushed);
+        let records = std::mem::take(&mut self.unflushed);
+        if !records.is_empty() {
             self.metrics.ops_applied.inc_by(records.len() as u64);
             self.metrics.commit_batch.observe(records.len() as f64);
             let batch = Arc::new(self.events_of(records.iter().map(|r| &**r)));
@@ -275,6 +356,8 @@ impl DocumentActor {
         for held in self.held.drain(..) {
             let _ = held.reply.send(Ok(held.applied));
         }
+        // Ops first (delivered, answered), then the stored selections follow them.
+        self.presence.committed(records.iter().map(|r| &**r));
         Ok(())
     }
 

@@ -1,4 +1,5 @@
-//! The directory of open documents: id → the mailbox of the task that owns it. Entries are
+//! The directory of open documents: id → the mailbox (and presence inbox) of the task that
+//! owns it. Entries are
 //! added by the registry and removed only by the owning task's [`Registration`] — when it is
 //! dropped (whatever way the task ends) or when the task retires itself while idle — so no
 //! exit path can forget to remove one, and a stale task can never remove its successor's.
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::mpsc;
 
+use super::presence::PresenceInbox;
 use super::Request;
 use crate::doc_id::DocId;
 
@@ -17,6 +19,8 @@ use crate::doc_id::DocId;
 pub(super) struct Entry {
     /// Its task's mailbox.
     pub(super) mailbox: mpsc::Sender<Request>,
+    /// Its task's presence inbox.
+    pub(super) presence: Arc<PresenceInbox>,
     /// Which task: a new one gets a new number, so a departing task removes only its own entry.
     generation: u64,
     stats: Arc<Stats>,
@@ -92,18 +96,27 @@ impl Directory {
 }
 
 impl Locked<'_> {
-    /// The mailbox of `doc`'s task, if one is registered and still receiving.
-    pub(super) fn mailbox(&self, doc: &DocId) -> Option<mpsc::Sender<Request>> {
+    /// The mailbox and presence inbox of `doc`'s task, if one is registered and still
+    /// receiving.
+    pub(super) fn mailbox(
+        &self,
+        doc: &DocId,
+    ) -> Option<(mpsc::Sender<Request>, Arc<PresenceInbox>)> {
         self.entries
             .map
             .get(doc)
             .filter(|entry| !entry.mailbox.is_closed())
-            .map(|entry| entry.mailbox.clone())
+            .map(|entry| (entry.mailbox.clone(), entry.presence.clone()))
     }
 
     /// Registers a new task for `doc` (replacing any stale entry); the task must own the
-    /// returned registration for as long as it serves `mailbox`.
-    pub(super) fn register(&mut self, doc: &DocId, mailbox: mpsc::Sender<Request>) -> Registration {
+    /// returned registration for as long as it serves `mailbox` and `presence`.
+    pub(super) fn register(
+        &mut self,
+        doc: &DocId,
+        mailbox: mpsc::Sender<Request>,
+        presence: Arc<PresenceInbox>,
+    ) -> Registration {
         let generation = self.entries.next_generation;
         self.entries.next_generation += 1;
         let stats = Arc::new(Stats::default());
@@ -111,6 +124,7 @@ impl Locked<'_> {
             doc.clone(),
             Entry {
                 mailbox,
+                presence,
                 generation,
                 stats: stats.clone(),
             },

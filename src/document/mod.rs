@@ -2,10 +2,13 @@
 //! the [`DocumentRegistry`] starts them on first use and is how everything else reaches them
 //! (by [`Request`]s over a bounded mailbox), and the directory (`directory.rs`) maps an open
 //! document's id to its mailbox, each entry removed by its task's registration guard. Live
-//! subscribers are [`Listener`]s the task pushes each commit to.
+//! subscribers are [`Listener`]s the task pushes each commit to; presence subscribers are
+//! [`PresenceListener`]s, and presence updates reach the task through its presence inbox
+//! (`presence.rs`), beside the mailbox, so they never wait in line with ops.
 
 mod actor;
 mod directory;
+mod presence;
 mod registry;
 
 use std::sync::Arc;
@@ -18,6 +21,7 @@ use crate::error::Rejection;
 use crate::wire::Submission;
 
 pub use directory::DocumentInfo;
+pub use presence::SessionId;
 pub use registry::DocumentRegistry;
 
 /// The outcome of an accepted submission.
@@ -83,6 +87,33 @@ pub trait Listener: Send + Sync + 'static {
     fn is_alive(&self) -> bool;
 }
 
+/// One presence or leave event, serialised once.
+#[derive(Debug, Clone)]
+pub struct PresenceMessage {
+    /// Its number (`message-id: <subscription>-<number>`), unique within the document task.
+    pub number: u64,
+    /// `{"type":"presence",...}` or `{"type":"leave",...}`.
+    pub json: Bytes,
+}
+
+/// Presence messages pushed to a subscriber as one outbox item.
+#[derive(Debug)]
+pub struct PresenceBatch {
+    /// The messages, in the order the subscriber must see them.
+    pub messages: Vec<PresenceMessage>,
+}
+
+/// A presence subscriber of a document, held by its task. Pushes never wait; a subscriber that
+/// cannot take a batch (`Push::Full`) is sent the whole current state later instead.
+pub trait PresenceListener: Send + Sync + 'static {
+    /// Queues `batch` if it can do so now without taking room op delivery needs.
+    fn push(&self, batch: &Arc<PresenceBatch>) -> Push;
+    /// False once the subscriber is gone; the task then drops it.
+    fn is_alive(&self) -> bool;
+    /// The document task is stopping: subscribe again (on the next task) to go on.
+    fn ended(self: Arc<Self>);
+}
+
 /// What a new subscriber learns from the document task: the current (durable) version and,
 /// if asked, the content at it.
 pub struct Subscribed {
@@ -130,6 +161,13 @@ pub(crate) enum Request {
         next: u64,
         /// Where the answer goes.
         reply: oneshot::Sender<Resumed>,
+    },
+    /// Add a presence subscriber (it is sent everyone's current presence first).
+    SubscribePresence {
+        /// The subscriber.
+        listener: Arc<dyn PresenceListener>,
+        /// Answered once it is registered.
+        reply: oneshot::Sender<()>,
     },
     /// Read the current version and content.
     Snapshot {

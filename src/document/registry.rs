@@ -2,6 +2,8 @@
 //! open document in the directory, or starts one (under the directory lock, so two requests
 //! never start two tasks for one document), and puts requests into its mailbox. Mailbox order
 //! is request order, so one session's ops reach a document in the order it sent them.
+//! Presence changes go into the task's presence inbox instead, which never makes the sender
+//! (or an op) wait.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -10,7 +12,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::actor::{DocumentActor, Start};
 use super::directory::Directory;
-use super::{Applied, Listener, Request, Resumed, Subscribed};
+use super::presence::{PresenceChange, PresenceInbox, SessionId};
+use super::{Applied, Listener, PresenceListener, Request, Resumed, Subscribed};
 use crate::config::limits::{MAILBOX, MAILBOX_RETRIES};
 use crate::config::Config;
 use crate::doc_id::DocId;
@@ -18,7 +21,7 @@ use crate::error::{ErrorCode, Rejection};
 use crate::metrics::Metrics;
 use crate::shutdown::Phase;
 use crate::store::Store;
-use crate::wire::Submission;
+use crate::wire::{PresenceUpdate, Submission};
 
 /// Finds or starts document tasks and sends them requests.
 #[derive(Clone)]
@@ -68,19 +71,20 @@ impl DocumentRegistry {
         self.inner.directory.list()
     }
 
-    /// The mailbox of `doc`'s task, starting the task if there is none.
-    fn mailbox(&self, doc: &DocId) -> Result<mpsc::Sender<Request>, Rejection> {
+    /// The mailbox and presence inbox of `doc`'s task, starting the task if there is none.
+    fn open(&self, doc: &DocId) -> Result<(mpsc::Sender<Request>, Arc<PresenceInbox>), Rejection> {
         let inner = &self.inner;
         let mut directory = inner.directory.lock();
         // Checked under the lock that `shutdown` cancels under: no task starts after it.
         if inner.phase.is_stopping() {
             return Err(unavailable());
         }
-        if let Some(mailbox) = directory.mailbox(doc) {
-            return Ok(mailbox);
+        if let Some(open) = directory.mailbox(doc) {
+            return Ok(open);
         }
         let (tx, rx) = mpsc::channel(MAILBOX);
-        let registration = directory.register(doc, tx.clone());
+        let presence = Arc::new(PresenceInbox::default());
+        let registration = directory.register(doc, tx.clone(), presence.clone());
         inner.phase.spawn(DocumentActor::run(Start {
             doc: doc.clone(),
             store: inner.store.clone(),
@@ -88,10 +92,11 @@ impl DocumentRegistry {
             registration,
             mailbox: rx,
             weak: tx.downgrade(),
+            presence: presence.clone(),
             phase: inner.phase.clone(),
             metrics: inner.metrics.clone(),
         }));
-        Ok(tx)
+        Ok((tx, presence))
     }
 
     /// Puts the request `make` builds into `doc`'s mailbox (waiting while it is full) and
@@ -105,7 +110,7 @@ impl DocumentRegistry {
         let (reply, answer) = oneshot::channel();
         let mut request = make(reply);
         for _ in 0..MAILBOX_RETRIES {
-            let mailbox = self.mailbox(doc)?;
+            let (mailbox, _) = self.open(doc)?;
             match mailbox.send(request).await {
                 Ok(()) => return Ok(answer),
                 Err(mpsc::error::SendError(returned)) => request = returned,
@@ -189,6 +194,68 @@ impl DocumentRegistry {
                 next,
                 reply,
             })
+            .await?;
+        Self::answer(&self.inner.phase, answer).await
+    }
+
+    /// Hands `session`'s presence update for `doc` to the document's task (starting it if
+    /// needed), replacing one of the session's that is still waiting there; never waits. The
+    /// future resolves once the task has checked it (or a newer one replaced it).
+    pub fn presence(
+        &self,
+        doc: &DocId,
+        session: &SessionId,
+        user: &str,
+        update: PresenceUpdate,
+    ) -> Result<impl Future<Output = Result<(), Rejection>> + Send + Sync + 'static, Rejection>
+    {
+        let (reply, answer) = oneshot::channel();
+        let mut change = PresenceChange::Update {
+            update: Box::new(update),
+            user: user.to_owned(),
+            reply,
+        };
+        let mut offered = false;
+        for _ in 0..MAILBOX_RETRIES {
+            let (_, inbox) = self.open(doc)?;
+            match inbox.offer(session, change) {
+                Ok(()) => {
+                    offered = true;
+                    break;
+                }
+                // That task stopped (retired or failed) after the lookup: use the next one.
+                Err(returned) => change = returned,
+            }
+        }
+        if !offered {
+            return Err(Rejection::new(
+                ErrorCode::Internal,
+                "the document task keeps stopping; retry",
+            ));
+        }
+        let phase = self.inner.phase.clone();
+        Ok(async move { Self::answer(&phase, answer).await? })
+    }
+
+    /// `session` is no longer present in `doc`. Starts no task: a document that is not open
+    /// has no presence to remove.
+    pub fn presence_leave(&self, doc: &DocId, session: &SessionId) {
+        let open = self.inner.directory.lock().mailbox(doc);
+        if let Some((_, inbox)) = open {
+            // A closed inbox belongs to a task that has stopped, presence and all.
+            let _ = inbox.offer(session, PresenceChange::Leave);
+        }
+    }
+
+    /// Adds `listener` to `doc`'s presence subscribers; it is first sent everyone's current
+    /// presence.
+    pub async fn subscribe_presence(
+        &self,
+        doc: &DocId,
+        listener: Arc<dyn PresenceListener>,
+    ) -> Result<(), Rejection> {
+        let answer = self
+            .enqueue(doc, |reply| Request::SubscribePresence { listener, reply })
             .await?;
         Self::answer(&self.inner.phase, answer).await
     }

@@ -6,6 +6,7 @@
 //! - `docs.rs`: documents at any version, op pages, submitting ops;
 //! - `health.rs`: `/healthz`, `/readyz`, `/metrics`;
 //! - `admin.rs`: the operator's `/admin` routes;
+//! - `demo.rs`: the demo editor (`/`, `/d/<id>`, `/assets/<file>`);
 //! - `access.rs`: who may call what; `reply.rs`: the shape of every answer.
 //!
 //! Every error is `{"error":{"code","message"}}` with the status [`status`] gives its code;
@@ -13,6 +14,7 @@
 
 mod access;
 mod admin;
+mod demo;
 mod docs;
 mod health;
 mod reply;
@@ -51,6 +53,8 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
         ))
     });
     health::routes(app.clone())
+        .or(demo::routes())
+        .unify()
         .or(docs::routes(app.clone()))
         .unify()
         .or(admin::routes(app))

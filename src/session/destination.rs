@@ -1,5 +1,6 @@
 //! The STOMP destinations a session understands, parsed in one place: what a SUBSCRIBE may
 //! name and where a SEND may go. The names are a contract, listed in `docs/protocol.md`.
+//! Document ids cannot contain `/`, so `<id>/presence` can never be mistaken for an id.
 
 use crate::doc_id::DocId;
 use crate::error::{ErrorCode, Rejection};
@@ -12,12 +13,17 @@ pub const APP_PREFIX: &str = "/app/doc/";
 pub const ERRORS_DESTINATION: &str = "/user/queue/errors";
 /// The per-session queue of operator notices (SUBSCRIBE).
 pub const NOTICES_DESTINATION: &str = "/user/queue/notices";
+/// Suffix of a document's presence destinations: `/topic/doc/<id>/presence` (SUBSCRIBE) and
+/// `/app/doc/<id>/presence` (SEND).
+pub const PRESENCE_SUFFIX: &str = "/presence";
 
 /// What a SUBSCRIBE names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Subscription {
     /// A document's ops.
     Document(DocId),
+    /// A document's presence.
+    Presence(DocId),
     /// This session's rejected ops.
     Errors,
     /// Notices from the server's operator.
@@ -32,25 +38,43 @@ pub(super) fn subscription(destination: &str) -> Result<Subscription, String> {
     if destination == NOTICES_DESTINATION {
         return Ok(Subscription::Notices);
     }
-    let Some(id) = destination.strip_prefix(TOPIC_PREFIX) else {
+    let Some(rest) = destination.strip_prefix(TOPIC_PREFIX) else {
         return Err(format!(
-            "unknown destination {destination:?}: subscribe to {TOPIC_PREFIX}<id>, {ERRORS_DESTINATION} or {NOTICES_DESTINATION}"
+            "unknown destination {destination:?}: subscribe to {TOPIC_PREFIX}<id>, \
+             {TOPIC_PREFIX}<id>{PRESENCE_SUFFIX}, {ERRORS_DESTINATION} or {NOTICES_DESTINATION}"
         ));
     };
-    DocId::parse(id)
-        .map(Subscription::Document)
-        .map_err(|e| e.to_string())
+    match rest.strip_suffix(PRESENCE_SUFFIX) {
+        Some(id) => DocId::parse(id).map(Subscription::Presence),
+        None => DocId::parse(rest).map(Subscription::Document),
+    }
+    .map_err(|e| e.to_string())
 }
 
-/// The document a SEND destination names, or why it names none.
-pub(super) fn submission(destination: &str) -> Result<DocId, Rejection> {
-    let Some(id) = destination.strip_prefix(APP_PREFIX) else {
+/// Where a SEND goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Target {
+    /// An op for a document.
+    Ops(DocId),
+    /// A presence update for a document.
+    Presence(DocId),
+}
+
+/// Where a SEND destination goes, or why it goes nowhere.
+pub(super) fn send_target(destination: &str) -> Result<Target, Rejection> {
+    let Some(rest) = destination.strip_prefix(APP_PREFIX) else {
         return Err(Rejection::new(
             ErrorCode::UnknownDestination,
-            format!("unknown destination {destination:?}: ops are sent to {APP_PREFIX}<id>"),
+            format!(
+                "unknown destination {destination:?}: ops are sent to {APP_PREFIX}<id>, \
+                 presence to {APP_PREFIX}<id>{PRESENCE_SUFFIX}"
+            ),
         ));
     };
-    Ok(DocId::parse(id)?)
+    Ok(match rest.strip_suffix(PRESENCE_SUFFIX) {
+        Some(id) => Target::Presence(DocId::parse(id)?),
+        None => Target::Ops(DocId::parse(rest)?),
+    })
 }
 
 /// The document id a SEND names, as written (even when invalid), for error events.
@@ -70,19 +94,36 @@ mod tests {
             Ok(Subscription::Document(notes.clone()))
         );
         assert_eq!(subscription(ERRORS_DESTINATION), Ok(Subscription::Errors));
+        assert_eq!(
+            subscription("/topic/doc/notes/presence"),
+            Ok(Subscription::Presence(notes.clone()))
+        );
+        assert!(
+            subscription("/topic/doc/presence").is_ok(),
+            "an id like any other"
+        );
+        assert!(subscription("/topic/doc/a/b/presence").is_err());
+        assert_eq!(
+            send_target("/app/doc/notes/presence"),
+            Ok(Target::Presence(notes.clone()))
+        );
+        assert_eq!(
+            send_target("/app/doc//presence").unwrap_err().code,
+            ErrorCode::InvalidDocId
+        );
         assert!(subscription("/topic/other")
             .unwrap_err()
             .contains("unknown destination"));
         assert!(subscription("/topic/doc/a b")
             .unwrap_err()
             .contains("is invalid"));
-        assert_eq!(submission("/app/doc/notes"), Ok(notes));
+        assert_eq!(send_target("/app/doc/notes"), Ok(Target::Ops(notes)));
         assert_eq!(
-            submission("/queue/x").unwrap_err().code,
+            send_target("/queue/x").unwrap_err().code,
             ErrorCode::UnknownDestination
         );
         assert_eq!(
-            submission("/app/doc/").unwrap_err().code,
+            send_target("/app/doc/").unwrap_err().code,
             ErrorCode::InvalidDocId
         );
         assert_eq!(named_document("/app/doc/x y").as_deref(), Some("x y"));

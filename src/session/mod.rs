@@ -2,7 +2,8 @@
 //! dispatches each command; everything it says goes through the connection's [`Outbox`].
 //! The rooms it uses: `negotiate.rs` (version and heart-beats), `destination.rs` (what a
 //! destination names), `transactions.rs` (held SENDs), `replies.rs` (outcomes in frame order,
-//! the errors queue); subscriptions are [`DocSubscription`]s.
+//! the errors queue); subscriptions are [`DocSubscription`]s and [`PresenceSubscription`]s, and
+//! where the session is present is its [`SessionPresence`].
 //!
 //! Rules (the contract in `docs/protocol.md`): a protocol violation gets an ERROR frame and the
 //! connection is closed; a rejected op does not close anything — it is answered on the RECEIPT
@@ -29,15 +30,18 @@ use crate::doc_id::DocId;
 use crate::error::{ErrorCode, Rejection};
 use crate::identity::Identity;
 use crate::metrics::Metrics;
+use crate::presence::{PresenceSubscription, SessionPresence};
 use crate::roster::{Control, Enrolment};
 use crate::stomp::{
     self, server, ClientCommand, Closed, Command, Connected, FrameParser, Inbound, Outbox, Parsed,
     Violation, WriterSettings,
 };
 use crate::subscription::{DocSubscription, Subscriber};
-use crate::wire::{Submission, SubmissionIds};
+use crate::wire::{PresenceUpdate, Submission, SubmissionIds};
 
-pub use destination::{APP_PREFIX, ERRORS_DESTINATION, NOTICES_DESTINATION, TOPIC_PREFIX};
+pub use destination::{
+    APP_PREFIX, ERRORS_DESTINATION, NOTICES_DESTINATION, PRESENCE_SUFFIX, TOPIC_PREFIX,
+};
 pub use negotiate::VERSIONS;
 
 use replies::Replies;
@@ -55,8 +59,13 @@ fn rate_limiter(config: &crate::config::Config) -> Option<governor::DefaultDirec
 /// Stands in for "no read timeout" where a timer needs a duration.
 const FOREVER: Duration = Duration::from_secs(60 * 60 * 24 * 365);
 
+/// The optional features this server has, announced in CONNECTED's `features` header so a
+/// client need not probe for them.
+pub const FEATURES: &[&str] = &["presence"];
+
 enum Subscription {
     Document(DocId, DocSubscription),
+    Presence(DocId, PresenceSubscription),
     Errors,
     Notices,
 }
@@ -76,6 +85,8 @@ struct Session {
     /// Longest the peer may stay silent, once negotiated (before CONNECT: the connect timeout).
     read_timeout: Option<Duration>,
     subscriptions: HashMap<String, Subscription>,
+    /// Where this session is present (it leaves those documents when it ends).
+    presence: SessionPresence,
     transactions: Transactions,
     replies: Replies,
     /// What the client proved at CONNECT (anonymous until then).
@@ -157,6 +168,7 @@ where
         read_timeout: Some(app.config.connect_timeout()),
         app,
         outbox,
+        presence: SessionPresence::new(&id),
         id,
         connected: false,
         subscriptions: HashMap::new(),
@@ -310,11 +322,17 @@ impl Session {
     async fn close(&mut self) {
         let ended: Vec<Subscription> = self.subscriptions.drain().map(|(_, s)| s).collect();
         for subscription in ended {
-            if let Subscription::Document(doc, subscription) = subscription {
-                subscription.stop().await;
-                self.subscribed(&doc, false);
+            match subscription {
+                Subscription::Document(doc, subscription) => {
+                    subscription.stop().await;
+                    self.subscribed(&doc, false);
+                }
+                Subscription::Presence(_, subscription) => subscription.stop().await,
+                Subscription::Errors | Subscription::Notices => {}
             }
         }
+        // However the session ends, it leaves every document it was present in.
+        self.presence.end(&self.app.documents);
         if self.enrolment.take().is_some() {
             self.app.metrics.sessions.dec();
         }
@@ -351,6 +369,10 @@ impl Session {
                     Some(Subscription::Document(doc, subscription)) => {
                         subscription.stop().await;
                         self.subscribed(&doc, false);
+                    }
+                    Some(Subscription::Presence(doc, subscription)) => {
+                        subscription.stop().await;
+                        self.presence.unsubscribed(&doc, &self.app.documents);
                     }
                     Some(Subscription::Errors) => self.replies.unsubscribe_errors(&id),
                     Some(Subscription::Notices) => self.replies.unsubscribe_notices(&id),
@@ -447,6 +469,7 @@ impl Session {
             heart_beat: (ours, ours),
             session: &self.id,
             user: self.identity.user(),
+            features: FEATURES,
         });
         self.connected = true;
         let (enrolment, control) =
@@ -479,11 +502,16 @@ impl Session {
         Ok(Flow::Continue)
     }
 
-    /// Queues a SEND's op on its document; its outcome is reported in frame order.
+    /// Queues a SEND's op (or presence update) on its document; its outcome is reported in
+    /// frame order.
     async fn submit(&mut self, send: stomp::Send) {
         let doc = destination::named_document(&send.destination);
-        let doc_id = match destination::submission(&send.destination) {
-            Ok(doc_id) => doc_id,
+        let doc_id = match destination::send_target(&send.destination) {
+            Ok(destination::Target::Ops(doc_id)) => doc_id,
+            Ok(destination::Target::Presence(doc_id)) => {
+                self.send_presence(send, doc, doc_id);
+                return;
+            }
             Err(rejection) => {
                 let ids = submission_ids(&send.body);
                 self.reject(send, doc, ids, rejection);
@@ -556,6 +584,48 @@ impl Session {
         self.replies.rejected(send.receipt, doc, ids, rejection);
     }
 
+    /// `SEND /app/doc/<id>/presence`: hands the update to the document's task, which never
+    /// makes this wait. Showing where one is in a document takes the right to read it (a
+    /// read-only viewer may show a cursor), like the presence SUBSCRIBE in
+    /// [`Self::on_subscribe`].
+    fn send_presence(&mut self, send: stomp::Send, doc: Option<String>, doc_id: DocId) {
+        let update = match PresenceUpdate::parse(&send.body) {
+            Ok(update) => update,
+            Err((rejection, ids)) => {
+                self.replies.rejected(send.receipt, doc, ids, rejection);
+                return;
+            }
+        };
+        let ids = SubmissionIds {
+            client: Some(update.client.clone()),
+            seq: None,
+        };
+        if !self.identity.can_read(&doc_id) {
+            let rejection = Rejection::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "user {} may not read document {doc_id}, so may not be present in it",
+                    self.identity.user()
+                ),
+            );
+            self.replies.rejected(send.receipt, doc, ids, rejection);
+            return;
+        }
+        let handed = self.app.documents.presence(
+            &doc_id,
+            self.presence.session(),
+            self.identity.user(),
+            update,
+        );
+        match handed {
+            Ok(outcome) => {
+                self.presence.sent(&doc_id);
+                self.replies.presence(send.receipt, doc, ids, outcome);
+            }
+            Err(rejection) => self.replies.rejected(send.receipt, doc, ids, rejection),
+        }
+    }
+
     async fn on_subscribe(&mut self, subscribe: stomp::Subscribe) -> Result<Flow, String> {
         let stomp::Subscribe {
             id,
@@ -583,6 +653,31 @@ impl Session {
             destination::Subscription::Notices => {
                 self.replies.subscribe_notices(&id, client_ack);
                 self.subscriptions.insert(id, Subscription::Notices);
+                self.replies.receipt(receipt.as_deref());
+                return Ok(Flow::Continue);
+            }
+            destination::Subscription::Presence(doc) => {
+                if !self.identity.can_read(&doc) {
+                    return Err(format!(
+                        "forbidden: user {} may not read document {doc}",
+                        self.identity.user()
+                    ));
+                }
+                let subscriber = Subscriber {
+                    id: id.clone(),
+                    destination,
+                    client_ack,
+                    outbox: self.outbox.clone(),
+                };
+                let subscription = PresenceSubscription::start(
+                    &self.app.subscription_sources(),
+                    doc.clone(),
+                    subscriber,
+                )
+                .await?;
+                self.presence.subscribed(&doc);
+                self.subscriptions
+                    .insert(id, Subscription::Presence(doc, subscription));
                 self.replies.receipt(receipt.as_deref());
                 return Ok(Flow::Continue);
             }

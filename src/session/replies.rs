@@ -26,6 +26,14 @@ pub(super) enum Outcome {
         /// Boxed: an applied op is much larger than the other variant.
         result: Box<Result<Applied, Rejection>>,
     },
+    /// A presence SEND's outcome: a plain RECEIPT when accepted.
+    Presence {
+        receipt: Option<String>,
+        /// The document the SEND named, as written (`<id>/presence`).
+        doc: Option<String>,
+        ids: SubmissionIds,
+        result: Result<(), Rejection>,
+    },
     /// A plain RECEIPT (for a frame whose effect was immediate, but which must not overtake
     /// the receipts of SENDs before it).
     Receipt(String),
@@ -72,6 +80,25 @@ impl Replies {
                 doc,
                 ids,
                 result: Box::new(result.await),
+            }
+        }));
+    }
+
+    /// Queues a presence SEND's outcome, reported when `result` resolves and everything queued
+    /// before has been reported.
+    pub(super) fn presence(
+        &mut self,
+        receipt: Option<String>,
+        doc: Option<String>,
+        ids: SubmissionIds,
+        result: impl Future<Output = Result<(), Rejection>> + Send + Sync + 'static,
+    ) {
+        self.pending.push_back(Box::pin(async move {
+            Outcome::Presence {
+                receipt,
+                doc,
+                ids,
+                result: result.await,
             }
         }));
     }
@@ -156,26 +183,46 @@ impl Replies {
                     }
                     None => Ok(()),
                 },
-                Err(rejection) => {
-                    tracing::debug!(code = %rejection.code, message = %rejection.message, "op rejected");
-                    if let Some(receipt) = &receipt {
-                        let frame = server::receipt(receipt)
-                            .with_header("error", rejection.code.as_str())
-                            .with_header("message", rejection.message.clone());
-                        outbox.frame(frame).await?;
-                    }
-                    let body =
-                        error_event_json(&rejection, doc.as_deref(), &ids, receipt.as_deref());
-                    for (sub, ack) in &self.errors {
-                        self.error_messages += 1;
-                        let id = format!("error-{}", self.error_messages);
-                        let frame =
-                            server::message_acked(ERRORS_DESTINATION, sub, &id, *ack, body.clone());
-                        outbox.frame(frame).await?;
-                    }
-                    Ok(())
-                }
+                Err(rejection) => self.refused(outbox, receipt, doc, &ids, rejection).await,
+            },
+            Outcome::Presence {
+                receipt,
+                doc,
+                ids,
+                result,
+            } => match result {
+                Ok(()) => match receipt {
+                    Some(receipt) => outbox.frame(server::receipt(&receipt)).await,
+                    None => Ok(()),
+                },
+                Err(rejection) => self.refused(outbox, receipt, doc, &ids, rejection).await,
             },
         }
+    }
+
+    /// Reports a rejected SEND on its RECEIPT (if asked) and on every errors subscription.
+    async fn refused(
+        &mut self,
+        outbox: &Outbox,
+        receipt: Option<String>,
+        doc: Option<String>,
+        ids: &SubmissionIds,
+        rejection: Rejection,
+    ) -> Result<(), Closed> {
+        tracing::debug!(code = %rejection.code, message = %rejection.message, "SEND rejected");
+        if let Some(receipt) = &receipt {
+            let frame = server::receipt(receipt)
+                .with_header("error", rejection.code.as_str())
+                .with_header("message", rejection.message.clone());
+            outbox.frame(frame).await?;
+        }
+        let body = error_event_json(&rejection, doc.as_deref(), ids, receipt.as_deref());
+        for (sub, ack) in &self.errors {
+            self.error_messages += 1;
+            let id = format!("error-{}", self.error_messages);
+            let frame = server::message_acked(ERRORS_DESTINATION, sub, &id, *ack, body.clone());
+            outbox.frame(frame).await?;
+        }
+        Ok(())
     }
 }

@@ -251,6 +251,8 @@ pub struct Connected<'a> {
     pub session: &'a str,
     /// The user the session acts as.
     pub user: &'a str,
+    /// The optional features the server has (the `features` header, comma-separated).
+    pub features: &'a [&'a str],
 }
 
 /// Builders of every frame the server sends.
@@ -271,6 +273,7 @@ pub mod server {
             .with_header("session", c.session)
             .with_header("server", SERVER)
             .with_header("user-name", c.user)
+            .with_header("features", c.features.join(","))
     }
 
     /// RECEIPT for `receipt_id`.

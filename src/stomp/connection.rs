@@ -295,6 +295,27 @@ impl Outbox {
         })
     }
 
+    /// Like [`Self::try_messages`], but only while more than `keep_free` slots stay free after
+    /// it: for traffic that may be dropped (presence), which must leave room for the traffic
+    /// that may not (ops). Concurrent producers can overshoot by a few slots; that only moves
+    /// the line, never past the queue's bound.
+    pub fn try_messages_leaving(
+        &self,
+        keep_free: usize,
+        target: &Arc<MessageTarget>,
+        bodies: Arc<dyn MessageBodies>,
+        from: usize,
+    ) -> Result<(), TryQueue> {
+        if self.tx.len() + keep_free >= OUTBOUND_QUEUE {
+            return Err(if self.tx.is_disconnected() {
+                TryQueue::Closed
+            } else {
+                TryQueue::Full
+            });
+        }
+        self.try_messages(target, bodies, from)
+    }
+
     /// Queues bodies `from..` of `bodies` as MESSAGE frames of `target`, waiting for room.
     pub async fn messages(
         &self,

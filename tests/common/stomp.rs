@@ -293,6 +293,20 @@ impl StompClient {
         }
     }
 
+    /// Frames until the RECEIPT with `receipt-id` = `id` (included, last) or until the server
+    /// closes the connection (an ERROR, if any, is then last).
+    pub async fn until_closed_or_receipt(&mut self, id: &str) -> Vec<StompFrame> {
+        let mut frames = Vec::new();
+        while let Some(f) = self.frame_or_close().await {
+            let done = f.command == Command::Receipt && f.header("receipt-id") == Some(id);
+            frames.push(f);
+            if done {
+                break;
+            }
+        }
+        frames
+    }
+
     /// Next MESSAGE's JSON body (skipping other frames is NOT done: anything else panics).
     pub async fn message_json(&mut self) -> Value {
         let f = self.frame().await;

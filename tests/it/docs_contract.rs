@@ -11,18 +11,20 @@ use crate::common::repo_root;
 use ot::{CheckedOp, Operation};
 use otterdoc::config::limits::{
     CATCH_UP_PAGE, DEFAULT_OPS_LIMIT, MAX_CLIENT_ID_LEN, MAX_DOC_ID_LEN, MAX_OPS_LIMIT,
-    OUTBOUND_QUEUE,
+    MAX_PRESENCE_BYTES, MAX_PRESENCE_COLOR_LEN, MAX_PRESENCE_NAME_LEN, MAX_PRESENCE_RANGES,
+    OUTBOUND_QUEUE, PRESENCE_HEADROOM, PRESENCE_INTERVAL, PRESENCE_RESYNC, RECENT_OPS,
 };
 use otterdoc::doc_id::DocId;
 use otterdoc::error::{ErrorCode, Rejection};
 use otterdoc::http::{error_json as http_error_json, status as http_status};
 use otterdoc::identity::ANONYMOUS;
-use otterdoc::session::ERRORS_DESTINATION;
+use otterdoc::session::{ERRORS_DESTINATION, FEATURES};
 use otterdoc::store::{OpRecord, SledStore, Store, StoreError, FORMAT};
 use otterdoc::wire::{
-    error_event_json, op_event_json, snapshot_event_json, Submission, SubmissionIds,
+    error_event_json, leave_event_json, op_event_json, presence_event_json, snapshot_event_json,
+    PresenceEvent, PresenceUpdate, Submission, SubmissionIds,
 };
-use serde_json::Value;
+use serde_json::{json, Value};
 use strum::IntoEnumIterator;
 
 /// The documentation files this test pins.
@@ -301,6 +303,9 @@ enum Example {
     OpEvent,
     SnapshotEvent,
     ErrorEvent,
+    PresenceUpdate,
+    PresenceEvent,
+    LeaveEvent,
 }
 
 fn reparse(json: &str) -> Value {
@@ -360,7 +365,44 @@ fn check_protocol_example(value: &Value) -> Example {
             assert_eq!(&reparse(&json), value, "error event shape");
             Example::ErrorEvent
         }
+        Some("presence") => {
+            let update = PresenceUpdate::parse(
+                json!({"client": field("client"), "version": field("version"),
+                       "selection": field("selection"), "name": value.get("name"),
+                       "color": value.get("color")})
+                .to_string()
+                .as_bytes(),
+            )
+            .unwrap_or_else(|(e, _)| panic!("the selection of {value} is not one: {e}"));
+            let json = presence_event_json(&PresenceEvent {
+                session: field("session").as_str().unwrap(),
+                client: &update.client,
+                user: field("user").as_str().unwrap(),
+                version: update.version,
+                selection: &update.selection,
+                name: update.name.as_deref(),
+                color: update.color.as_deref(),
+            });
+            assert_eq!(&reparse(&json), value, "presence event shape");
+            Example::PresenceEvent
+        }
+        Some("leave") => {
+            let json = leave_event_json(field("session").as_str().unwrap());
+            assert_eq!(&reparse(&json), value, "leave event shape");
+            Example::LeaveEvent
+        }
         Some(other) => panic!("unknown event type {other:?} in {value}"),
+        None if value.get("selection").is_some() => {
+            let body = value.to_string();
+            let update = PresenceUpdate::parse(body.as_bytes())
+                .unwrap_or_else(|(e, _)| panic!("presence example {value} is rejected: {e}"));
+            assert_eq!(update.client, field("client").as_str().unwrap());
+            assert!(
+                update.name.is_some() && update.color.is_some(),
+                "show every field"
+            );
+            Example::PresenceUpdate
+        }
         None => {
             let keys: BTreeSet<&str> = value
                 .as_object()
@@ -408,6 +450,9 @@ fn protocol_json_examples_match_the_server_bodies() {
         Example::OpEvent,
         Example::SnapshotEvent,
         Example::ErrorEvent,
+        Example::PresenceUpdate,
+        Example::PresenceEvent,
+        Example::LeaveEvent,
     ]);
     assert_eq!(seen, all, "docs/protocol.md must show every JSON body");
     assert!(ops >= 3, "docs/protocol.md should show ```json op examples");
@@ -476,6 +521,47 @@ fn protocol_constants_are_the_code_constants() {
     assert!(md.contains(&format!("in pages of {CATCH_UP_PAGE}")));
     assert!(md.contains("`v12.stomp` > `v11.stomp` > `v10.stomp`"));
     assert!(md.contains("`the server is shutting down`"));
+    // Presence: the features header, the tie-break, and every limit as the code has it.
+    assert!(md.contains(&format!("features:{}", FEATURES.join(","))));
+    assert!(md.contains("**`Bias::Push`** if the op comes from the selection's own client"));
+    assert!(md.contains("**`Bias::Stay`** for everyone else's ops"));
+    let limits = table_rows(&md, &["Limit", "Value"]);
+    let limit = |name: &str| {
+        limits
+            .iter()
+            .find(|row| row[0] == name)
+            .map(|row| row[1].clone())
+            .unwrap_or_else(|| panic!("no presence limit {name:?} in docs/protocol.md"))
+    };
+    assert_eq!(
+        limit("Presence update body"),
+        format!("{MAX_PRESENCE_BYTES} bytes")
+    );
+    assert_eq!(
+        limit("Ranges per selection"),
+        MAX_PRESENCE_RANGES.to_string()
+    );
+    assert_eq!(
+        limit("`name`"),
+        format!("{MAX_PRESENCE_NAME_LEN} characters")
+    );
+    assert_eq!(
+        limit("`color`"),
+        format!("{MAX_PRESENCE_COLOR_LEN} characters")
+    );
+    assert_eq!(
+        limit("Broadcasts per session and document"),
+        format!("1 per {} ms", PRESENCE_INTERVAL.as_millis())
+    );
+    assert_eq!(
+        limit("Resync of a subscriber without room"),
+        format!("after {} ms", PRESENCE_RESYNC.as_millis())
+    );
+    assert_eq!(
+        limit("Outbound queue slots presence leaves free"),
+        format!("{PRESENCE_HEADROOM} of {OUTBOUND_QUEUE}")
+    );
+    assert!(md.contains(&format!("it keeps at least the {} newest", RECENT_OPS.0)));
     // The id rule as documented.
     let longest = "x".repeat(MAX_DOC_ID_LEN);
     for ok in ["a", "Doc-1.v2_~x", longest.as_str()] {

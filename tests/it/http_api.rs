@@ -662,8 +662,11 @@ async fn ops_pages_default_to_100_and_clamp_at_1000() {
 async fn unknown_routes_and_wrong_methods_answer_json_errors() {
     let server = TestServer::start().await;
     for path in [
-        "/",
         "/nope",
+        "/d",
+        "/d/a/b",
+        "/assets/nope.js",
+        "/assets/../Cargo.toml",
         "/docs",
         "/docs/",
         "/docs/a/b",
@@ -693,7 +696,7 @@ async fn unknown_routes_and_wrong_methods_answer_json_errors() {
         );
     }
     // HEAD is not GET here (a HEAD response has no body to check).
-    for path in ["/healthz", "/docs/a", "/docs/a/ops"] {
+    for path in ["/healthz", "/docs/a", "/docs/a/ops", "/", "/assets/app.js"] {
         assert_eq!(
             request(server.addr, "HEAD", path, &[], None).await.status,
             405,
@@ -704,4 +707,54 @@ async fn unknown_routes_and_wrong_methods_answer_json_errors() {
     let response = request(server.addr, "GET", "/ws", &[], None).await;
     let body: Value = serde_json::from_slice(&response.body).expect("JSON body");
     assert_error(&(response.status, body), 400, "bad-request");
+}
+
+#[tokio::test]
+async fn the_demo_editor_is_served_from_the_binary() {
+    let server = TestServer::start().await;
+    let home = request(server.addr, "GET", "/", &[], None).await;
+    assert_eq!(home.status, 200);
+    assert_eq!(
+        home.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let page = String::from_utf8(home.body.clone()).unwrap();
+    assert!(
+        page.contains(r#"<script type="module" src="/assets/app.js">"#),
+        "{page}"
+    );
+    let csp = home.header("content-security-policy").expect("a CSP");
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert_eq!(home.header("x-content-type-options"), Some("nosniff"));
+    // The editor page is the same page, for any valid document id.
+    let doc_page = request(server.addr, "GET", "/d/notes-1.v2", &[], None).await;
+    assert_eq!((doc_page.status, &doc_page.body), (200, &home.body));
+    assert_error(&server.get("/d/a%20b").await, 400, "invalid-doc-id");
+    for (name, content_type) in [
+        ("app.js", "text/javascript; charset=utf-8"),
+        ("app.css", "text/css; charset=utf-8"),
+    ] {
+        let path = format!("/assets/{name}");
+        let asset = request(server.addr, "GET", &path, &[], None).await;
+        assert_eq!(asset.status, 200, "{path}");
+        assert_eq!(asset.header("content-type"), Some(content_type));
+        assert_eq!(asset.header("cache-control"), Some("no-cache"));
+        let etag = asset.header("etag").expect("an ETag").to_owned();
+        let expected = std::fs::read(crate::common::repo_root().join("assets/demo").join(name))
+            .expect("the committed bundle");
+        assert!(asset.body == expected, "{path} is the committed bundle");
+        // Revalidation: 304 without a body while the ETag matches.
+        let again = request(server.addr, "GET", &path, &[("if-none-match", &etag)], None).await;
+        assert_eq!(again.status, 304, "{path}");
+        assert!(again.body.is_empty());
+        let changed = request(
+            server.addr,
+            "GET",
+            &path,
+            &[("if-none-match", "\"old\"")],
+            None,
+        )
+        .await;
+        assert_eq!(changed.status, 200);
+    }
 }

@@ -7,6 +7,7 @@
 //! - `stomp_protocol`: the STOMP session contract; `session_timing`: its timing rules, with
 //!   paused time over in-memory channels;
 //! - `collaboration`: editors converging, catch-up, lagging readers, idle unload;
+//! - `presence`: selections broadcast, kept current, left, coalesced, rejected;
 //! - `http_api`: every HTTP route and error;
 //! - `durability`: restarts, `kill -9`, SIGTERM, on-disk format, CLI environment;
 //! - `crash`: the crash loop — `kill -9` at random moments, editors reconnecting and resubmitting;
@@ -32,6 +33,7 @@ mod hostile;
 mod http_api;
 mod interop;
 mod layering;
+mod presence;
 mod security;
 mod session_timing;
 mod smoke;

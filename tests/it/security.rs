@@ -1,6 +1,6 @@
 //! Authentication and authorization through the real interfaces: a server with `--auth jwt`,
 //! real tokens (HS256, RS256, ES256), real STOMP and HTTP clients. The matrix — every route and
-//! destination against no token, a bad signature, an expired token, a wrong issuer, a read-only
+//! destination (presence included) against no token, a bad signature, an expired token, a wrong issuer, a read-only
 //! token, a writer, and a token for another document — checks that no read and no write ever
 //! succeeds without the right claim (the document is unchanged after every refused write).
 //! Also: where the token may ride, expiry of a live session, and the browser Origin rules.
@@ -183,6 +183,31 @@ async fn no_read_or_write_succeeds_without_the_right_claim() {
                     assert_eq!(error, None, "{name}: SEND");
                 } else {
                     assert_eq!(error.as_deref(), Some("forbidden"), "{name}: SEND");
+                }
+                // Presence takes the read right, both ways.
+                let version = content(&server, "doc-a", &admin).await["version"].clone();
+                let update = json!({"client": "p", "version": version, "selection": []});
+                let f = StompFrame::new(Command::Send)
+                    .with_header("destination", "/app/doc/doc-a/presence")
+                    .with_header("receipt", "presence")
+                    .with_body(update.to_string());
+                c.send(&f).await;
+                let (_, r) = c.until_receipt("presence").await;
+                let expected = (!may_read).then_some("forbidden");
+                assert_eq!(r.header("error"), expected, "{name}: presence SEND {r:?}");
+                let (mut p, _) = connect(&server, None, &headers).await;
+                p.subscribe("p", "/topic/doc/doc-a/presence", &[("receipt", "psub")])
+                    .await;
+                let answers = p.until_closed_or_receipt("psub").await;
+                let last = answers.last().expect("an answer");
+                if may_read {
+                    assert_eq!(last.command, Command::Receipt, "{name}: {answers:?}");
+                } else {
+                    assert_eq!(last.command, Command::Error, "{name}: {answers:?}");
+                    assert!(
+                        last.header("message").unwrap().starts_with("forbidden"),
+                        "{name}: {last:?}"
+                    );
                 }
                 c.subscribe("s", "/topic/doc/doc-a", &[("receipt", "sub")])
                     .await;

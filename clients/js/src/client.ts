@@ -170,6 +170,8 @@ export class OtterdocClient extends Emitter<OtterdocEvents> {
   private online = false;
   /** False once the server refused the presence topic. */
   private presenceSupported = true;
+  /** The version a presence update was refused as too old at; republished only after it. */
+  private presenceRefusedAt: number | null = null;
   private paused = false;
   private closed = false;
   private receiptCounter = 0;
@@ -221,7 +223,7 @@ export class OtterdocClient extends Emitter<OtterdocEvents> {
       { ...rest, url, doc },
       {
         connecting: () => this.setConnectionState("connecting"),
-        open: (info) => this.onOpen(info.session),
+        open: (info) => this.onOpen(info.session, info.features),
         close: (info) => this.onClose(info.reason),
         docMessage: (body) => this.guard(() => this.onDocMessage(body)),
         presenceMessage: (body) => this.guard(() => this.onPresenceMessage(body)),
@@ -509,8 +511,12 @@ export class OtterdocClient extends Emitter<OtterdocEvents> {
     this.emitSync();
   }
 
-  private onOpen(session: string | null): void {
+  private onOpen(session: string | null, features: readonly string[] | null): void {
     this.online = true;
+    if (this.publisher && this.presenceSupported && features !== null && !features.includes("presence")) {
+      // The server says it has no presence (CONNECTED `features`): no need to probe for it.
+      this.presenceUnsupported(`it announces features: ${features.join(",") || "(none)"}`);
+    }
     this.tracker.setOwnSession(session);
     this.connection.subscribeErrors();
     this.connection.subscribeDocument(this.needSnapshot ? null : this.state.version);
@@ -536,14 +542,9 @@ export class OtterdocClient extends Emitter<OtterdocEvents> {
 
   private onProtocolError(message: string, aboutPresence: boolean): void {
     if (aboutPresence && this.presenceSupported) {
-      // A server without presence refuses the presence topic (and closes the connection):
-      // carry on without presence from the next connection on.
-      this.presenceSupported = false;
-      if (this.tracker.clear()) this.emitPresence();
-      this.emit(
-        "error",
-        new OtterdocError("protocol-error", `the server does not support presence: ${message}`, { source: "presence" }),
-      );
+      // A server from before the `features` header without presence refuses the presence
+      // topic (and closes the connection): carry on without presence from the next connection.
+      this.presenceUnsupported(message);
       return;
     }
     const lost = message.includes("version-in-future") || message.includes("has no stored version");
@@ -559,6 +560,13 @@ export class OtterdocClient extends Emitter<OtterdocEvents> {
       return;
     }
     this.emit("error", new OtterdocError("protocol-error", message, { source: "connection" }));
+  }
+
+  /** The server has no presence: say so once and carry on without it. */
+  private presenceUnsupported(why: string): void {
+    this.presenceSupported = false;
+    if (this.tracker.clear()) this.emitPresence();
+    this.emit("error", new OtterdocError("protocol-error", `the server does not support presence: ${why}`, { source: "presence" }));
   }
 
   private onDocMessage(body: string): void {
@@ -635,6 +643,7 @@ export class OtterdocClient extends Emitter<OtterdocEvents> {
     }
     if (presenceChanged) this.emitPresence();
     this.emitSync();
+    if (this.presenceRefusedAt !== null) this.publisher?.poke();
   }
 
   /** An op event broke the contract (a gap, or it does not fit): resubscribe to recover. */
@@ -666,6 +675,12 @@ export class OtterdocClient extends Emitter<OtterdocEvents> {
     if (event.doc === `${this.doc}/presence`) {
       const code: ErrorCode = isServerErrorCode(event.code) ? event.code : "internal";
       this.emit("error", new OtterdocError(code, event.message, { source: "presence" }));
+      // The server no longer had the ops to move our selection from its version (it reloaded
+      // the document): publish again once the client has caught up past that version.
+      if (code === "version-too-old") {
+        this.presenceRefusedAt = this.state.version;
+        this.publisher?.markDirty();
+      }
     }
   }
 
@@ -682,6 +697,10 @@ export class OtterdocClient extends Emitter<OtterdocEvents> {
   private preparePresence(selection: readonly Selection[], info: { name?: string; color?: string }): PresenceSubmission | null {
     if (!this.presenceSupported || !this.online || !this.connection.connected || !this.loaded || this.needSnapshot || !this.state.synchronized) {
       return null;
+    }
+    if (this.presenceRefusedAt !== null) {
+      if (this.state.version <= this.presenceRefusedAt) return null; // poked by the next op
+      this.presenceRefusedAt = null;
     }
     const length = codePointLength(this._text);
     return {

@@ -47,8 +47,12 @@ export interface ConnectionOptions {
 export interface ConnectionHandlers {
   /** Connecting (first attempt or a reconnection). */
   connecting(): void;
-  /** STOMP CONNECTED: subscribe and send from here. `session` is the server's session id. */
-  open(info: { session: string | null; server: string | null }): void;
+  /**
+   * STOMP CONNECTED: subscribe and send from here. `session` is the server's session id;
+   * `features` the optional features it announced (its `features` header), or `null` when it
+   * sent no such header (a server from before the header, which must be probed).
+   */
+  open(info: { session: string | null; server: string | null; features: readonly string[] | null }): void;
   /** The connection is gone (it will be retried unless paused or stopped). */
   close(info: { reason: string }): void;
   /** A MESSAGE on the document topic. */
@@ -103,7 +107,12 @@ export class StompConnection {
       onConnect: (frame: IFrame) => {
         this.docSub = null;
         this.presenceSub = null;
-        this.handlers.open({ session: frame.headers.session ?? null, server: frame.headers.server ?? null });
+        const features = frame.headers.features;
+        this.handlers.open({
+          session: frame.headers.session ?? null,
+          server: frame.headers.server ?? null,
+          features: features === undefined ? null : features.split(",").map((f) => f.trim()).filter((f) => f !== ""),
+        });
       },
       onStompError: (frame: IFrame) => {
         const message = frame.headers.message ?? frame.body;

@@ -19,6 +19,8 @@ export const SERVER_ERROR_CODES = [
   "not-found",
   "invalid-query",
   "transaction-aborted",
+  "invalid-presence",
+  "version-too-old",
   "unavailable",
   "route-not-found",
   "method-not-allowed",

@@ -1,10 +1,11 @@
 // OtterdocClient end to end through @stomp/stompjs and `ws`, against the in-process fake server
-// (test/support/fake-server.ts): presence (which the real server does not have yet), event
+// (test/support/fake-server.ts): presence (including servers that announce none), event
 // delivery to the UI in UTF-16, retries after transient rejections, typed errors.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 
 import type { OtterdocClient, RemoteCursor } from "../../src/client.js";
+import type { PresenceSubmission } from "../../src/protocol.js";
 import { makeClient, waitFor } from "../support/clients.js";
 import { FakeOtterdoc } from "../support/fake-server.js";
 
@@ -188,6 +189,65 @@ describe("OtterdocClient against the fake server", () => {
       fake.dropAll();
       await waitFor(() => a.connectionState === "connected" && b.connectionState === "connected", "both reconnected");
       await waitFor(() => cursorsOf(b).length === 1, "b sees a again");
+    });
+
+    test("a server whose CONNECTED announces no presence is not probed; editing goes on", async () => {
+      fake.features = "";
+      try {
+        const before = fake.presenceSubscribes;
+        const { client: a, errors } = client("p7", { presence: { throttleMs: 0 } });
+        await a.whenReady();
+        a.setSelection([{ anchor: 0, head: 0 }]);
+        a.applyChanges({ from: 0, insert: "still editing" });
+        await a.whenSynchronized();
+        assert.equal(a.presenceAvailable, false);
+        assert.equal(fake.presenceSubscribes, before, "no presence SUBSCRIBE");
+        assert.equal(fake.presenceSends.filter((p) => p.client === a.clientId).length, 0, "no presence SEND");
+        assert.deepEqual(
+          errors.map((e) => [e.code, e.source]),
+          [["protocol-error", "presence"]],
+          "reported once",
+        );
+        assert.equal(fake.doc("p7").text, "still editing");
+      } finally {
+        fake.features = "presence";
+      }
+    });
+
+    test("a server from before the features header is probed and its presence used", async () => {
+      fake.features = null;
+      try {
+        const { client: a } = client("p8", { presence: { name: "Old", throttleMs: 10 } });
+        const { client: b } = client("p8", { presence: true });
+        await Promise.all([a.whenReady(), b.whenReady()]);
+        a.setSelection([{ anchor: 0, head: 0 }]);
+        await waitFor(() => cursorsOf(b).length === 1, "b sees a");
+        assert.equal(cursorsOf(b)[0]?.name, "Old");
+        assert.equal(b.presenceAvailable, true);
+      } finally {
+        fake.features = "presence";
+      }
+    });
+
+    test("a presence update refused as version-too-old is published again after the next op", async () => {
+      const { client: a, errors } = client("p9", { presence: { throttleMs: 0 } });
+      const { client: b } = client("p9");
+      await Promise.all([a.whenReady(), b.whenReady()]);
+      fake.rejectPresence = "version-too-old";
+      const sends = (): PresenceSubmission[] => fake.presenceSends.filter((p) => p.client === a.clientId);
+      try {
+        a.setSelection([{ anchor: 0, head: 0 }]);
+        await waitFor(() => errors.length > 0, "the rejection");
+        assert.equal(errors[0]?.code, "version-too-old");
+        fake.rejectPresence = null;
+        await new Promise((r) => setTimeout(r, 50));
+        assert.equal(sends().length, 1, "not resent at the version that was refused");
+        b.applyChanges({ from: 0, insert: "x" });
+        await waitFor(() => sends().length === 2, "published again");
+        assert.equal(sends()[1]?.version, 1, "at the newer version");
+      } finally {
+        fake.rejectPresence = null;
+      }
     });
 
     test("a rejected presence update is reported with source presence", async () => {

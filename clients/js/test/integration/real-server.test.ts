@@ -225,7 +225,7 @@ describe("against the real server", { skip }, () => {
     assert.deepEqual(errors, []);
   });
 
-  test("presence: cursors are exchanged if the server has presence; otherwise the client says so once and edits on", async () => {
+  test("presence: the server announces it; cursors are exchanged in UTF-16 with name and colour", async () => {
     const doc = "presence";
     const { client: a, errors: aErrors } = makeClient(server.wsUrl, doc, { presence: { name: "Ann", color: "#1e88e5", throttleMs: 10 } });
     const { client: b, errors: bErrors } = makeClient(server.wsUrl, doc, { presence: true });
@@ -234,23 +234,50 @@ describe("against the real server", { skip }, () => {
     await Promise.all([a.whenReady(), b.whenReady()]);
     a.applyChanges({ from: 0, insert: "a😀b" });
     await settle(server, doc, [a, b]);
-    a.setSelection([{ anchor: 1, head: 3 }]);
-    await waitFor(() => b.presences.length === 1 || !b.presenceAvailable, "b sees a's cursor, or learns there is no presence");
-    if (b.presenceAvailable) {
-      assert.deepEqual(b.presences[0]?.selection, [{ anchor: 1, head: 3 }]);
-      assert.equal(b.presences[0]?.name, "Ann");
-    } else {
-      process.stderr.write("note: this server has no presence yet; checked that the client degrades\n");
-      await waitFor(() => !a.presenceAvailable, "a learns there is no presence");
-      for (const errors of [aErrors, bErrors]) {
-        assert.equal(errors.filter((e) => e.source === "presence").length, 1, "reported once");
-      }
-      // Editing goes on over the next connection.
-      b.applyChanges({ from: b.text.length, insert: "!" });
-      const current = await settle(server, doc, [a, b]);
-      assert.equal(current.content, "a😀b!");
-      assert.equal(a.text, current.content);
-    }
+    a.setSelection([{ anchor: 1, head: 4 }]); // around "😀b" (UTF-16)
+    await waitFor(() => b.presences.length === 1, "b sees a's cursor");
+    assert.equal(a.presenceAvailable, true);
+    assert.equal(b.presenceAvailable, true);
+    const cursor = b.presences[0];
+    assert.deepEqual(cursor?.selection, [{ anchor: 1, head: 4 }]);
+    assert.equal(cursor?.name, "Ann");
+    assert.equal(cursor?.color, "#1e88e5");
+    assert.equal(cursor?.client, a.clientId);
+    assert.equal(cursor?.user, "anonymous");
+    assert.equal(a.presences.length, 0, "a does not see its own cursor");
+    assert.deepEqual([...aErrors, ...bErrors], []);
+  });
+
+  test("presence: cursors follow later ops, a newcomer sees everyone where they are now, leaving removes them", async () => {
+    const doc = "presence-moves";
+    const { client: a } = makeClient(server.wsUrl, doc, { presence: { name: "A", throttleMs: 10 } });
+    const { client: b, errors } = makeClient(server.wsUrl, doc, { presence: { name: "B", throttleMs: 10 } });
+    track(a);
+    track(b);
+    await Promise.all([a.whenReady(), b.whenReady()]);
+    a.applyChanges({ from: 0, insert: "hello world" });
+    await settle(server, doc, [a, b]);
+    a.setSelection([{ anchor: 6, head: 11 }]); // "world"
+    b.setSelection([{ anchor: 0, head: 0 }]);
+    await waitFor(() => b.presences.length === 1 && a.presences.length === 1, "both see each other");
+    // b types at its own caret, before a's selection: in a's view b's caret is pushed along,
+    // and a's selection moves right in b's view.
+    b.applyChanges({ from: 0, insert: "😀 " }, { selection: [{ anchor: 3, head: 3 }] });
+    await settle(server, doc, [a, b]);
+    assert.deepEqual(b.presences[0]?.selection, [{ anchor: 9, head: 14 }]);
+    await waitFor(() => a.presences[0]?.selection[0]?.head === 3, "a sees b's caret after its text");
+    // A newcomer is told the server's stored positions, already moved by that op.
+    const { client: c } = makeClient(server.wsUrl, doc, { presence: true });
+    track(c);
+    await c.whenReady();
+    await waitFor(() => c.presences.length === 2, "c sees a and b");
+    const byName = new Map(c.presences.map((p) => [p.name, p.selection]));
+    assert.deepEqual(byName.get("A"), [{ anchor: 9, head: 14 }]);
+    assert.deepEqual(byName.get("B"), [{ anchor: 3, head: 3 }]);
+    await a.close();
+    await waitFor(() => c.presences.length === 1 && b.presences.length === 0, "a left");
+    assert.equal(c.presences[0]?.name, "B");
+    assert.deepEqual(errors, []);
   });
 
   test("undo reverts only the local user's edit, on every client", async () => {

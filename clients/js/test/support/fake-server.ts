@@ -80,10 +80,17 @@ export class FakeOtterdoc {
   readonly presenceSends: PresenceSubmission[] = [];
   /** Every op SEND received. */
   readonly opSends: Submission[] = [];
+  /** How many presence SUBSCRIBEs arrived. */
+  presenceSubscribes = 0;
   /** Rejects the next N op submissions with this code (e.g. `internal`), applying nothing. */
   failNext: { code: string; count: number } | null = null;
   /** Rejects presence SENDs with this code. */
   rejectPresence: string | null = null;
+  /**
+   * CONNECTED's `features` header: `"presence"` like the real server; `""` for a server that
+   * announces none; `null` for one from before the header (which has presence here).
+   */
+  features: string | null = "presence";
   /** While set, op SENDs are held (not answered) until released. */
   private held: (() => void)[] | null = null;
   private messageIds = 0;
@@ -165,7 +172,14 @@ export class FakeOtterdoc {
     switch (f.command) {
       case "CONNECT":
       case "STOMP":
-        this.send(s, "CONNECTED", { version: "1.2", "heart-beat": "0,0", session: s.id, server: "fake-otterdoc/0", "user-name": "anonymous" });
+        this.send(s, "CONNECTED", {
+          version: "1.2",
+          "heart-beat": "0,0",
+          session: s.id,
+          server: "fake-otterdoc/0",
+          "user-name": "anonymous",
+          ...(this.features === null ? {} : { features: this.features }),
+        });
         return;
       case "SUBSCRIBE":
         return this.subscribe(s, f);
@@ -190,6 +204,7 @@ export class FakeOtterdoc {
     const presence = /^\/topic\/doc\/([^/]+)\/presence$/.exec(dest);
     const topic = /^\/topic\/doc\/([^/]+)$/.exec(dest);
     if (presence) {
+      this.presenceSubscribes++;
       const doc = presence[1] as string;
       for (const p of this.presenceOf(doc).values()) this.message(s, id, dest, this.presenceEvent(doc, p));
     } else if (topic) {
@@ -248,6 +263,7 @@ export class FakeOtterdoc {
     const dest = f.headers.destination as string;
     const presence = /^\/app\/doc\/([^/]+)\/presence$/.exec(dest);
     if (presence) {
+      this.presenceSubscribes++;
       const doc = presence[1] as string;
       const body = JSON.parse(f.body) as PresenceSubmission;
       this.presenceSends.push(body);
