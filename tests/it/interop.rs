@@ -1,5 +1,6 @@
 //! Interop with a real STOMP client: `tests/interop/client.mjs` runs `@stomp/stompjs` (v7) over
-//! the `ws` package against a server started here. The script subscribes, submits an op and an
+//! the `ws` package against `/ws`, and over `sockjs-client` (1.6) against `/sockjs` once per
+//! SockJS transport (forced with its `transports` option), against a server started here. The script subscribes, submits an op and an
 //! invalid op with receipts, prints `READY`; this test then submits another client's op over
 //! HTTP, and the script prints a JSON summary once it has seen that op, and exits 0.
 //!
@@ -72,12 +73,15 @@ struct NodeClient {
 }
 
 impl NodeClient {
-    fn spawn(url: &str, doc: &str) -> NodeClient {
+    /// Runs the script against `url` (over `ws`, or over `sockjs-client` with only
+    /// `sockjs_transport` allowed).
+    fn spawn(url: &str, doc: &str, sockjs_transport: Option<&str>) -> NodeClient {
         let node = find_node();
         let mut child = Command::new(&node)
             .arg("tests/interop/client.mjs")
             .arg(url)
             .arg(doc)
+            .args(sockjs_transport)
             .current_dir(crate::common::repo_root())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -167,10 +171,39 @@ impl Drop for NodeClient {
 
 #[tokio::test]
 async fn stompjs_client_interoperates() {
+    stompjs_scenario(None).await;
+}
+
+#[tokio::test]
+async fn stompjs_over_sockjs_websocket_interoperates() {
+    stompjs_scenario(Some("websocket")).await;
+}
+
+#[tokio::test]
+async fn stompjs_over_sockjs_xhr_streaming_interoperates() {
+    stompjs_scenario(Some("xhr-streaming")).await;
+}
+
+#[tokio::test]
+async fn stompjs_over_sockjs_xhr_polling_interoperates() {
+    stompjs_scenario(Some("xhr-polling")).await;
+}
+
+#[tokio::test]
+async fn stompjs_over_sockjs_eventsource_interoperates() {
+    stompjs_scenario(Some("eventsource")).await;
+}
+
+/// The scenario of the module docs, over `/ws` or over SockJS with one transport.
+async fn stompjs_scenario(sockjs_transport: Option<&str>) {
     require_node_modules(&interop_dir());
     let server = TestServer::start().await;
     let doc = "interop-doc";
-    let mut node = NodeClient::spawn(&server.ws_url(), doc);
+    let url = match sockjs_transport {
+        Some(_) => format!("http://{}/sockjs", server.addr),
+        None => server.ws_url(),
+    };
+    let mut node = NodeClient::spawn(&url, doc, sockjs_transport);
 
     let ready = node.line("READY").await;
     assert_eq!(
@@ -209,7 +242,10 @@ async fn stompjs_client_interoperates() {
         .expect("summary names the script's client id")
         .to_owned();
     assert_eq!(summary["ok"], true, "{summary}");
-    assert_eq!(summary["subprotocol"], "v12.stomp", "{summary}");
+    match sockjs_transport {
+        Some(transport) => assert_eq!(summary["transport"], transport, "{summary}"),
+        None => assert_eq!(summary["subprotocol"], "v12.stomp", "{summary}"),
+    }
     assert_eq!(summary["version"], "1.2", "{summary}");
     assert_eq!(
         summary["snapshot"],
