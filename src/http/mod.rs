@@ -105,7 +105,11 @@ impl Service {
             // credentials and long-cached preflights), by the same `--allowed-origins` rules.
             return match self.sockjs.handle(req, cors.as_deref()).await {
                 Ok(response) => response,
-                Err(rejection) => reply::error(&rejection),
+                Err(rejection) => {
+                    let mut response = reply::error(&rejection);
+                    SockJs::add_cors(&mut response, cors.as_deref());
+                    response
+                }
             };
         }
         if req.method() == Method::OPTIONS && cors.is_some() {

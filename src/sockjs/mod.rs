@@ -51,6 +51,12 @@ impl SockJs {
         self.sessions.len()
     }
 
+    /// Adds SockJS's CORS headers for an allowed `origin` to a response made elsewhere (the
+    /// JSON error answers), as [`Self::handle`] adds them to its own.
+    pub fn add_cors(response: &mut Response, origin: Option<&str>) {
+        routes::add_cors(response, origin);
+    }
+
     /// Answers a request [`Self::owns`]; `cors` is its `Origin` when CORS applies (the
     /// Origin check has passed). Errors of the server's own policy (limits, unknown
     /// sessions and URLs) come back as a [`Rejection`]; the protocol's own answers are made

@@ -255,7 +255,7 @@ fn preflight(req: &Request<Incoming>, methods: &'static str) -> Response {
 
 /// CORS for an allowed `origin`: the origin echoed with credentials (sockjs-client sends its
 /// XHRs `withCredentials`, which rules out `*`). None when `--allowed-origins` is empty.
-fn add_cors(response: &mut Response, origin: Option<&str>) {
+pub(super) fn add_cors(response: &mut Response, origin: Option<&str>) {
     let Some(origin) = origin.and_then(|o| HeaderValue::from_str(o).ok()) else {
         return;
     };

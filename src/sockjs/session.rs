@@ -189,7 +189,7 @@ fn start(app: &App, peer: Peer, table: Option<(Registry, String)>) -> Arc<Handle
     });
     let inbound = InboundStream {
         rx: inbound_rx,
-        ended: Box::pin(ended.cancelled_owned()),
+        ended: Box::pin(ended.clone().cancelled_owned()),
         done: false,
     };
     let phase = app.shutdown.connections.clone();
@@ -209,6 +209,7 @@ fn start(app: &App, peer: Peer, table: Option<(Registry, String)>) -> Arc<Handle
         heart_beat: app.config.sockjs_heartbeat(),
         disconnect_delay: app.config.sockjs_disconnect_delay(),
         detached_since: Instant::now(),
+        ended: ended.clone(),
     };
     let shutdown = app.shutdown.connections.clone();
     let own = handle.clone();
@@ -266,6 +267,8 @@ struct Courier {
     heart_beat: Duration,
     disconnect_delay: Duration,
     detached_since: Instant,
+    /// Cancelled when the session ends: the STOMP session reads a close.
+    ended: CancellationToken,
 }
 
 /// Resolves when `current`'s response has gone (the client or network cut it), or never.
@@ -290,7 +293,9 @@ impl Courier {
         loop {
             let attached = self.current.is_some();
             if !attached && ((!self.reattachable && self.opened) || stopping) {
-                break;
+                {
+                    break;
+                }
             }
             let heart_beat_at = self
                 .current
@@ -299,7 +304,7 @@ impl Courier {
             tokio::select! {
                 receiver = self.receivers.recv() => match receiver {
                     Some(receiver) => self.attach(receiver).await,
-                    None => break,
+                    None => { break },
                 },
                 frame = next_frame(&mut self.frames, attached) => match frame {
                     Some(first) => self.write_frames(first).await,
@@ -314,7 +319,7 @@ impl Courier {
                     }
                 }
                 () = sleep_until(heart_beat_at) => self.write(framing::HEART_BEAT).await,
-                () = tokio::time::sleep_until(self.detached_since + self.disconnect_delay), if !attached => break,
+                () = tokio::time::sleep_until(self.detached_since + self.disconnect_delay), if !attached => { break },
                 () = shutdown.stopped(), if !stopping => {
                     // The STOMP session is closing too; its last frames go to the request
                     // attached now, and no later one is waited for.
@@ -375,10 +380,13 @@ impl Courier {
         self.write(&frame).await;
     }
 
-    /// The session has ended with `code`: the STOMP session is told (if it still runs) and
-    /// its frames dropped, and the attached request gets the close frame.
+    /// The session has ended with `code`: the STOMP session is told (it reads a close, if it
+    /// still runs) and its frames dropped, and the attached request gets the close frame. The
+    /// session stays in the table until the disconnect delay, answering every receiving
+    /// request with that close frame.
     async fn end(&mut self, code: (u16, &'static str)) {
         self.closed = Some(code);
+        self.ended.cancel();
         // Dropping the receiver fails the STOMP writer's next write at once, instead of it
         // waiting for room no one will make.
         self.frames = None;
