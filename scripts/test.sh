@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== npm ci (stompjs interop client, ShareDB benchmark peer, TypeScript client, demo editor)"
+echo "== npm ci (stompjs interop client over ws, sockjs-client and TCP; ShareDB benchmark peer, TypeScript client, demo editor)"
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 npm ci --prefix bench/peers/sharedb --no-audit --no-fund --loglevel=error
 npm ci --prefix clients/js --no-audit --no-fund --loglevel=error

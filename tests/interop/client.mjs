@@ -1,10 +1,12 @@
-// A real STOMP client (@stomp/stompjs v7) against otterdoc: over the `ws` package on /ws, or,
+// A real STOMP client (@stomp/stompjs v7) against otterdoc: over the `ws` package on /ws; or,
 // given a SockJS transport name, over `sockjs-client` (1.x) on the SockJS endpoint with only
-// that transport allowed (`transports` option), as a Spring-STOMP frontend connects.
+// that transport allowed (`transports` option), as a Spring-STOMP frontend connects; or, given
+// a tcp://host:port URL, over plain TCP (`@stomp/tcp-wrapper`, --stomp-tcp-listen).
 // Driven by tests/it/interop.rs; usable by hand too:
 //
 //   node tests/interop/client.mjs ws://127.0.0.1:8080/ws <doc>
 //   node tests/interop/client.mjs http://127.0.0.1:8080/sockjs <doc> xhr-polling
+//   node tests/interop/client.mjs tcp://127.0.0.1:61613 <doc>
 //
 // (SockJS transports: websocket, xhr-streaming, xhr-polling, eventsource.)
 //
@@ -18,6 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { Client } from '@stomp/stompjs';
+import { TCPWrapper } from '@stomp/tcp-wrapper';
 import SockJS from 'sockjs-client';
 import WebSocket from 'ws';
 
@@ -94,9 +97,14 @@ let socket;
 
 const client = new Client({
   webSocketFactory: () => {
-    socket = sockjsTransport
-      ? new SockJS(url, null, { transports: [sockjsTransport] })
-      : new WebSocket(url, ['v10.stomp', 'v11.stomp', 'v12.stomp']);
+    if (url.startsWith('tcp://')) {
+      const { hostname, port } = new URL(url);
+      socket = new TCPWrapper(hostname, Number(port));
+    } else if (sockjsTransport) {
+      socket = new SockJS(url, null, { transports: [sockjsTransport] });
+    } else {
+      socket = new WebSocket(url, ['v10.stomp', 'v11.stomp', 'v12.stomp']);
+    }
     return socket;
   },
   reconnectDelay: 0,
@@ -125,6 +133,8 @@ async function run(connected) {
   if (sockjsTransport) {
     // SockJS negotiates no subprotocol; the transport it settled on is the one allowed.
     eq(socket.transport, sockjsTransport, 'SockJS transport in use');
+  } else if (url.startsWith('tcp://')) {
+    // Plain TCP has no subprotocol either: STOMP's own accept-version decided.
   } else {
     eq(socket.protocol, 'v12.stomp', 'negotiated WebSocket subprotocol');
   }

@@ -41,4 +41,5 @@ mod smoke;
 mod sockjs;
 mod stomp_codec;
 mod stomp_protocol;
+mod stomp_tcp;
 mod store_contract;
