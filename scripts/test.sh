@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as a newcomer and CI run it: installs what it needs (the npm packages of
-# the stompjs interop test, the TypeScript client, the demo editor and the ShareDB benchmark peer,
+# the stompjs interop test over ws, sockjs-client and @stomp/tcp-wrapper, the TypeScript client,
+# the demo editor and the ShareDB benchmark peer,
 # cargo-fuzz), checks that the demo bundle the server embeds is not stale, then checks formatting
 # and lints, fuzzes each target briefly, runs every test of the workspace (server, `ot` crate,
 # and every scenario of `otterdoc-bench` at a tiny size), the TypeScript client's suite, the demo
