@@ -207,6 +207,7 @@ fn start(app: &App, peer: Peer, table: Option<(Registry, String)>) -> Arc<Handle
         closed: None,
         reattachable: table.is_some(),
         heart_beat: app.config.sockjs_heartbeat(),
+        write_timeout: app.config.write_timeout(),
         disconnect_delay: app.config.sockjs_disconnect_delay(),
         detached_since: Instant::now(),
         ended: ended.clone(),
@@ -265,6 +266,8 @@ struct Courier {
     /// False for a WebSocket session, which ends with its connection.
     reattachable: bool,
     heart_beat: Duration,
+    /// Longest a write to the attached request may wait (`--write-timeout-ms`).
+    write_timeout: Duration,
     disconnect_delay: Duration,
     detached_since: Instant,
     /// Cancelled when the session ends: the STOMP session reads a close.
@@ -385,15 +388,20 @@ impl Courier {
     /// session stays in the table until the disconnect delay, answering every receiving
     /// request with that close frame.
     async fn end(&mut self, code: (u16, &'static str)) {
-        self.closed = Some(code);
-        self.ended.cancel();
-        // Dropping the receiver fails the STOMP writer's next write at once, instead of it
-        // waiting for room no one will make.
-        self.frames = None;
+        self.close(code);
         if self.current.is_some() {
             self.write(&framing::close(code)).await;
             self.detach();
         }
+    }
+
+    /// Marks the session ended with `code`: the STOMP session reads a close, and its frames
+    /// are dropped (which fails its writer's next write at once, instead of it waiting for
+    /// room no one will make).
+    fn close(&mut self, code: (u16, &'static str)) {
+        self.closed = Some(code);
+        self.ended.cancel();
+        self.frames = None;
     }
 
     /// Writes one SockJS frame to the attached request, ending its response when its
@@ -405,9 +413,19 @@ impl Courier {
         let transport = attached.receiver.transport;
         let bytes = transport.wrap(frame);
         let len = bytes.len();
-        if attached.receiver.tx.send(bytes).await.is_err() {
+        match tokio::time::timeout(self.write_timeout, attached.receiver.tx.send(bytes)).await {
+            Ok(Ok(())) => {}
             // Gone: noticed as such by the run loop.
-            return;
+            Ok(Err(_)) => return,
+            Err(_) => {
+                // The client stopped reading its response (the rule of a WebSocket that does
+                // not read): the session ends, the response with it.
+                self.detach();
+                if self.closed.is_none() {
+                    self.close(framing::INTERRUPTED);
+                }
+                return;
+            }
         }
         attached.sent += len;
         attached.last_write = Instant::now();
