@@ -46,11 +46,6 @@ impl SockJs {
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     }
 
-    /// How many SockJS sessions of the polling and streaming transports are running.
-    pub fn sessions(&self) -> usize {
-        self.sessions.len()
-    }
-
     /// Adds SockJS's CORS headers for an allowed `origin` to a response made elsewhere (the
     /// JSON error answers), as [`Self::handle`] adds them to its own.
     pub fn add_cors(response: &mut Response, origin: Option<&str>) {

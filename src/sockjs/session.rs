@@ -113,11 +113,6 @@ impl Registry {
         self.sessions.lock().get(id).cloned()
     }
 
-    /// How many sessions are running.
-    pub(super) fn len(&self) -> usize {
-        self.sessions.lock().len()
-    }
-
     /// Attaches `receiver` to session `id`, starting the session (a STOMP session for `peer`)
     /// if there is none. Refused when a new session would exceed `--max-connections`.
     pub(super) fn receive(
