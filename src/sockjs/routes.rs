@@ -332,11 +332,9 @@ async fn xhr_send(
     session: &str,
     req: Request<Incoming>,
 ) -> Result<Response, Rejection> {
-    let Some(handle) = sessions.get(session) else {
-        return Err(Rejection::new(
-            ErrorCode::NotFound,
-            "no such SockJS session (it ended, or never started)",
-        ));
+    let token = websocket::query_token(req.uri());
+    let Some(handle) = sessions.get(session, token.as_deref()) else {
+        return Err(session::unknown_session());
     };
     let max = app.config.max_ws_message_bytes();
     let timeout = app.config.request_timeout();

@@ -31,7 +31,7 @@ use tokio_util::sync::{CancellationToken, PollSender, WaitForCancellationFutureO
 use super::framing::{self, Transport};
 use crate::app::App;
 use crate::config::limits::{SOCKJS_INBOUND_QUEUE, SOCKJS_OUTBOUND_QUEUE, SOCKJS_STREAMING_BYTES};
-use crate::error::Rejection;
+use crate::error::{ErrorCode, Rejection};
 use crate::session::{self, Peer};
 use crate::stomp::Inbound;
 
@@ -62,6 +62,9 @@ impl Receiver {
 /// How requests reach a running SockJS session.
 #[derive(Debug)]
 pub(super) struct Handle {
+    /// The `?token=` of the request that started the session: every later request must
+    /// carry the same (a session id in a log or a proxy is not enough to join the session).
+    token: Option<String>,
     inbound: mpsc::Sender<Result<Inbound, InboundError>>,
     receivers: mpsc::UnboundedSender<Receiver>,
     /// Cancelled when the session ends: the STOMP session reads a close.
@@ -109,8 +112,13 @@ pub(super) struct Registry {
 
 impl Registry {
     /// The session `id`, if it is running.
-    pub(super) fn get(&self, id: &str) -> Option<Arc<Handle>> {
-        self.sessions.lock().get(id).cloned()
+    /// The session `id`, if it is running and was started with `token`.
+    pub(super) fn get(&self, id: &str, token: Option<&str>) -> Option<Arc<Handle>> {
+        self.sessions
+            .lock()
+            .get(id)
+            .filter(|handle| handle.token.as_deref() == token)
+            .cloned()
     }
 
     /// Attaches `receiver` to session `id`, starting the session (a STOMP session for `peer`)
@@ -129,7 +137,8 @@ impl Registry {
             let handle = {
                 let mut sessions = self.sessions.lock();
                 match sessions.get(id) {
-                    Some(handle) => handle.clone(),
+                    Some(handle) if handle.token == peer.token => handle.clone(),
+                    Some(_) => return Err(unknown_session()),
                     None => {
                         session::admission(app)?;
                         let handle = start(app, peer.clone(), Some((self.clone(), id.to_owned())));
@@ -156,6 +165,14 @@ impl Registry {
     }
 }
 
+/// The answer to a request for a session that is not running (or not with its token).
+pub(super) fn unknown_session() -> Rejection {
+    Rejection::new(
+        ErrorCode::NotFound,
+        "no such SockJS session (it ended, never started, or was started with another token)",
+    )
+}
+
 /// Starts a SockJS session that lives exactly as long as one receiving connection (the
 /// WebSocket transport), with `receiver` attached.
 pub(super) fn start_for_connection(
@@ -178,6 +195,7 @@ fn start(app: &App, peer: Peer, table: Option<(Registry, String)>) -> Arc<Handle
     let (receivers_tx, receivers_rx) = mpsc::unbounded_channel();
     let ended = CancellationToken::new();
     let handle = Arc::new(Handle {
+        token: peer.token.clone(),
         inbound: inbound_tx,
         receivers: receivers_tx,
         ended: ended.clone(),

@@ -555,7 +555,10 @@ async fn the_token_rides_on_the_sockjs_url() {
     let path = format!("/sockjs/000/t1/xhr?token={token}");
     let response = request(server.addr, "POST", &path, &[], None).await;
     assert_eq!(response.body, b"o\n");
-    send_messages(&server, "t1", &[CONNECT]).await;
+    let own_send = format!("/sockjs/000/t1/xhr_send?token={token}");
+    let body = serde_json::to_vec(&[CONNECT]).unwrap();
+    let sent = request(server.addr, "POST", &own_send, &[], Some(&body)).await;
+    assert_eq!(sent.status, 204, "{sent:?}");
     let connected = array(
         &String::from_utf8(request(server.addr, "POST", &path, &[], None).await.body).unwrap(),
     );
@@ -564,6 +567,29 @@ async fn the_token_rides_on_the_sockjs_url() {
         connected[0].contains("user-name:sockjs-user"),
         "{connected:?}"
     );
+
+    // Every later request must carry the session's token: its id alone is not enough to send
+    // into it or to read what it receives.
+    let other = hs256(&claims("someone-else", &["t-doc"], &["t-doc"], 600), SECRET);
+    let foreign_send = format!("/sockjs/000/t1/xhr_send?token={other}");
+    let foreign_poll = format!("/sockjs/000/t1/xhr?token={other}");
+    for (path, body) in [
+        ("/sockjs/000/t1/xhr_send", Some(&b"[\"x\"]"[..])),
+        (foreign_send.as_str(), Some(&b"[\"x\"]"[..])),
+        ("/sockjs/000/t1/xhr", None),
+        (foreign_poll.as_str(), None),
+    ] {
+        let response = request(server.addr, "POST", path, &[], body).await;
+        assert_eq!(response.status, 404, "{path}: {response:?}");
+        assert_eq!(response.json()["error"]["code"], "not-found", "{path}");
+    }
+    let subscribe = "SUBSCRIBE\nid:e\ndestination:/user/queue/errors\nreceipt:r\n\n\0";
+    let body = serde_json::to_vec(&[subscribe]).unwrap();
+    let sent = request(server.addr, "POST", &own_send, &[], Some(&body)).await;
+    assert_eq!(sent.status, 204, "{sent:?}");
+    let receipt = request(server.addr, "POST", &path, &[], None).await;
+    let receipt = String::from_utf8(receipt.body).unwrap();
+    assert!(array(&receipt)[0].contains("receipt-id:r"), "{receipt:?}");
 
     // Without one: CONNECT is refused, as on /ws.
     assert_eq!(poll_body(&server, "t2").await, "o\n");
