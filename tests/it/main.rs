@@ -12,7 +12,8 @@
 //! - `durability`: restarts, `kill -9`, SIGTERM, on-disk format, CLI environment;
 //! - `crash`: the crash loop — `kill -9` at random moments, editors reconnecting and resubmitting;
 //! - `store_contract`: the `Store` contract, run against every implementation;
-//! - `interop`: a real `@stomp/stompjs` client;
+//! - `interop`: a real `@stomp/stompjs` client, over `/ws` and over `sockjs-client`;
+//! - `sockjs`: the SockJS endpoint at the protocol level; `stomp_tcp`: STOMP over plain TCP;
 //! - `security`: authentication and rights (the matrix), Origin checks and CORS;
 //! - `hostile`: hostile input of every kind against the real binary, with memory measured;
 //! - `hardening`: limits, rate limits, slow readers, metrics, readiness, admin routes, shutdown;
@@ -37,6 +38,8 @@ mod presence;
 mod security;
 mod session_timing;
 mod smoke;
+mod sockjs;
 mod stomp_codec;
 mod stomp_protocol;
+mod stomp_tcp;
 mod store_contract;
