@@ -102,6 +102,14 @@ pub mod limits {
     /// How often a task that enqueues into a mailbox retries when the task it reached stopped.
     pub const MAILBOX_RETRIES: usize = 3;
 
+    // Several nodes on PostgreSQL (`docs/cluster.md`).
+
+    /// Longest any one PostgreSQL call (connecting included) may take before it counts as
+    /// failed and its connection is dropped.
+    pub const STORE_TIMEOUT: Duration = Duration::from_secs(5);
+    /// PostgreSQL connections one node keeps at most.
+    pub const STORE_POOL: usize = 16;
+
     // Presence (`docs/protocol.md#presence`). Each bounds what one session can make a document
     // store or broadcast; the client-visible ones are pinned by the docs contract test.
 
