@@ -235,6 +235,26 @@ pub struct Config {
     /// Longest an HTTP request's head and body may take to arrive (ms).
     #[arg(long, env = "OTTERDOC_REQUEST_TIMEOUT_MS", default_value_t = defaults::REQUEST_TIMEOUT_MS)]
     pub request_timeout_ms: u64,
+
+    /// Keep every document's history in this PostgreSQL database
+    /// (`postgres://user:password@host:port/db`) instead of sled under --data. One node per
+    /// database for now: a second node on the same database is refused (docs/cluster.md).
+    #[arg(long, env = "OTTERDOC_STORE", hide_env_values = true, value_parser = postgres_url)]
+    pub store: Option<String>,
+}
+
+/// `--store`: a `postgres://` (or `postgresql://`) URL; anything else is refused up front, with
+/// what is accepted (sled, the default, needs no `--store`).
+fn postgres_url(value: &str) -> Result<String, String> {
+    if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+        Ok(value.to_owned())
+    } else {
+        Err(
+            "expected a postgres:// URL (postgres://user:password@host:port/db); \
+             omit --store to keep the history in sled under --data"
+                .to_owned(),
+        )
+    }
 }
 
 impl Config {
@@ -266,6 +286,7 @@ impl Config {
             submission_burst: defaults::SUBMISSION_BURST,
             max_outbound_bytes: defaults::MAX_OUTBOUND_BYTES,
             request_timeout_ms: defaults::REQUEST_TIMEOUT_MS,
+            store: None,
         }
     }
 

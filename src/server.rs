@@ -2,6 +2,9 @@
 //! sessions into an [`App`], and runs graceful shutdown phase by phase: stop accepting and let
 //! HTTP requests finish, close every session, let every document task finish what it has
 //! queued (each op is flushed before it is acknowledged), flush, exit.
+//!
+//! The store is sled under `--data` (the default) or, with `--store postgres://...`, a
+//! PostgreSQL database that this node then holds alone ([`SoleNode`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,7 +14,7 @@ use tokio::task::JoinHandle;
 use crate::app::App;
 use crate::config::limits::DRAIN_TIMEOUT;
 use crate::config::Config;
-use crate::store::{SledStore, StoreError};
+use crate::store::{PgStore, SledStore, SoleNode, Store, StoreError};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +27,9 @@ pub enum StartError {
         /// Why.
         source: StoreError,
     },
+    /// The PostgreSQL database (`--store`) could not be reached, migrated or had for this node.
+    #[error("cannot use the PostgreSQL database given by --store: {0}")]
+    Database(StoreError),
     /// Authentication or the admin token is misconfigured.
     #[error("{0}")]
     Setup(#[from] crate::app::SetupError),
@@ -42,15 +48,28 @@ pub struct Server {
     addr: SocketAddr,
     app: App,
     task: JoinHandle<()>,
+    /// With `--store`: this node's hold on its database, kept until the server is gone.
+    _sole: Option<SoleNode>,
 }
 
 impl Server {
     /// Opens storage, binds `config.listen` (port 0 picks a free port) and starts serving.
     pub async fn start(config: Config) -> Result<Server, StartError> {
-        let store = SledStore::open(&config.data).map_err(|source| StartError::Storage {
-            path: config.data.display().to_string(),
-            source,
-        })?;
+        let (store, sole): (Arc<dyn Store>, _) = match &config.store {
+            None => {
+                let store =
+                    SledStore::open(&config.data).map_err(|source| StartError::Storage {
+                        path: config.data.display().to_string(),
+                        source,
+                    })?;
+                (Arc::new(store), None)
+            }
+            Some(url) => {
+                let store = PgStore::connect(url).await.map_err(StartError::Database)?;
+                let sole = store.lock_sole_node().await.map_err(StartError::Database)?;
+                (Arc::new(store), Some(sole))
+            }
+        };
         let bind_error = |source| StartError::Bind {
             addr: config.listen,
             source,
@@ -59,12 +78,17 @@ impl Server {
             .await
             .map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
-        let app = App::new(config, Arc::new(store))?;
+        let app = App::new(config, store)?;
         let service = crate::http::Service::new(app.clone());
         let accept = crate::listener::serve(listener, app.clone(), service);
         let task = tokio::spawn(Self::run(app.clone(), accept));
         tracing::info!(%addr, "otterdoc listening");
-        Ok(Server { addr, app, task })
+        Ok(Server {
+            addr,
+            app,
+            task,
+            _sole: sole,
+        })
     }
 
     /// Accepts until shutdown starts, then shuts down in order.

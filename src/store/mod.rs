@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::doc_id::DocId;
 
 pub use self::lease::{Claim, Holder, Lease, Leases, Owner};
-pub use self::postgres::PgStore;
+pub use self::postgres::{PgStore, SoleNode};
 pub use self::sled::{SledStore, FORMAT};
 
 /// One applied operation as stored and as listed by `GET /docs/<id>/ops` (without the
@@ -76,6 +76,10 @@ pub enum StoreError {
         /// The newest this build knows.
         known: i32,
     },
+    /// Another otterdoc node already serves this database; several nodes on one database are
+    /// not available yet (`docs/cluster.md`).
+    #[error("another otterdoc node is already running on this database; several nodes sharing one database are not supported yet (docs/cluster.md): stop it, or give this node its own database")]
+    Shared,
     /// The store cannot be reached now (connection refused or lost, no answer in time). The
     /// outcome of a write that failed this way is unknown.
     #[error("the store cannot be reached: {reason}")]

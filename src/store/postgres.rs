@@ -31,6 +31,33 @@ use crate::doc_id::DocId;
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// How to connect, for the one connection that is not pooled (the [`SoleNode`] lock).
+    config: tokio_postgres::Config,
+}
+
+/// The advisory lock a node holds for as long as it is the only node on its database (see
+/// [`PgStore::lock_sole_node`]); the migrations use another key.
+const SOLE_NODE_LOCK: i64 = 7_011_002;
+/// How often [`PgStore::lock_sole_node`] asks, 100 ms apart.
+const SOLE_NODE_ATTEMPTS: u32 = 20;
+
+/// Proof that this process is the only otterdoc node on its database: a session-level advisory
+/// lock, held by one dedicated connection for as long as this value lives. Several nodes on
+/// one database need the lease-based ownership of `docs/cluster.md`, which is not available
+/// yet; until then a second node is refused at start rather than left to contend for the same
+/// documents. The lock is only the clear refusal, not what keeps the history whole: that is
+/// the (doc, version) key and the head check of every commit, so even a node that lost the
+/// lock (its connection broke, and another node started) can never fork a document — its
+/// commits fail, and its document tasks reload.
+pub struct SoleNode {
+    connection: tokio::task::JoinHandle<()>,
+    _client: tokio_postgres::Client,
+}
+
+impl Drop for SoleNode {
+    fn drop(&mut self) {
+        self.connection.abort();
+    }
 }
 
 impl From<tokio_postgres::Error> for StoreError {
@@ -168,13 +195,14 @@ impl PgStore {
             .parse()
             .map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}").into()))?;
         // An ack means "on disk": never let a database default weaken that.
-        config.options("-c synchronous_commit=on");
+        // (And no NOTICEs, such as a migration's "already exists, skipping", in the log.)
+        config.options("-c synchronous_commit=on -c client_min_messages=warning");
         config.application_name("otterdoc");
         config.connect_timeout(STORE_TIMEOUT);
         config.keepalives(true);
         config.keepalives_idle(Duration::from_secs(5));
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -188,9 +216,52 @@ impl PgStore {
             .recycle_timeout(Some(STORE_TIMEOUT))
             .build()
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
-        let store = PgStore { pool };
+        let store = PgStore { pool, config };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Takes the database for this node alone ([`SoleNode`]); refuses if another node has it.
+    pub async fn lock_sole_node(&self) -> Result<SoleNode, StoreError> {
+        let (client, connection) = tokio::time::timeout(STORE_TIMEOUT, self.config.connect(NoTls))
+            .await
+            .map_err(|_| StoreError::from(Failure::TimedOut))?
+            .map_err(|e| StoreError::from(Failure::Db(e)))?;
+        let connection = tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::error!(
+                    error = %err,
+                    "lost the connection holding this node's lock on the database: another \
+                     node could now start on it (commits stay checked by version)"
+                );
+            }
+        });
+        // A node that was just killed holds the lock until PostgreSQL notices its connection
+        // closed, which takes a moment: ask a few times before calling the database taken.
+        let mut attempts = 0;
+        loop {
+            let locked = tokio::time::timeout(
+                STORE_TIMEOUT,
+                client.query_one("SELECT pg_try_advisory_lock($1)", &[&SOLE_NODE_LOCK]),
+            )
+            .await
+            .map_err(|_| StoreError::from(Failure::TimedOut))?
+            .map_err(|e| StoreError::from(Failure::Db(e)))?
+            .try_get::<_, bool>(0)?;
+            if locked {
+                break;
+            }
+            attempts += 1;
+            if attempts == SOLE_NODE_ATTEMPTS {
+                connection.abort();
+                return Err(StoreError::Shared);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(SoleNode {
+            connection,
+            _client: client,
+        })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {

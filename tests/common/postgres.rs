@@ -19,6 +19,9 @@ use super::WAIT;
 /// The running server.
 struct Server {
     port: u16,
+    /// Kept (never waited for here): the watchdog stops it once this process is gone.
+    _postgres: std::process::Child,
+    _watchdog: std::process::Child,
 }
 
 static SERVER: OnceLock<Server> = OnceLock::new();
@@ -63,11 +66,13 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// `program args...`, as the unprivileged `nobody` when we are root.
+/// `program args...`, as the unprivileged `nobody` when we are root (`setpriv` execs the
+/// program itself, so the child's pid is the program's).
 fn as_postgres_user(program: &Path, root: bool) -> Command {
     if root {
-        let mut cmd = Command::new("runuser");
-        cmd.args(["-u", "nobody", "--"]).arg(program);
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+            .arg(program);
         cmd
     } else {
         Command::new(program)
@@ -133,7 +138,7 @@ fn start() -> Server {
         pg = child.id(),
         dir = dir.display()
     );
-    Command::new("sh")
+    let watchdog = Command::new("sh")
         .args(["-c", &script])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -149,7 +154,11 @@ fn start() -> Server {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    Server { port }
+    Server {
+        port,
+        _postgres: child,
+        _watchdog: watchdog,
+    }
 }
 
 /// The port of the shared server (started on first use).

@@ -12,6 +12,8 @@
 //! - `durability`: restarts, `kill -9`, SIGTERM, on-disk format, CLI environment;
 //! - `crash`: the crash loop — `kill -9` at random moments, editors reconnecting and resubmitting;
 //! - `store_contract`: the `Store` contract, run against every implementation;
+//! - `postgres_node`: one node on PostgreSQL (`--store`): restarts, readiness, a second node
+//!   refused, bad values, a node cut off from its database;
 //! - `interop`: a real `@stomp/stompjs` client;
 //! - `security`: authentication and rights (the matrix), Origin checks and CORS;
 //! - `hostile`: hostile input of every kind against the real binary, with memory measured;
@@ -33,6 +35,7 @@ mod hostile;
 mod http_api;
 mod interop;
 mod layering;
+mod postgres_node;
 mod presence;
 mod security;
 mod session_timing;
