@@ -258,6 +258,28 @@ impl PgStore {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        // Statements of a node that died may still be running in PostgreSQL (a commit sent
+        // just before `kill -9` completes without its client). Let them finish before this
+        // node loads anything, so it starts from everything its previous life will ever have
+        // written. Bounded: were one still running, the (doc, version) key keeps the history
+        // whole anyway.
+        let deadline = tokio::time::Instant::now() + STORE_TIMEOUT;
+        loop {
+            let orphans: i64 = client
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND application_name = 'otterdoc' \
+                     AND pid <> pg_backend_pid() AND state <> 'idle'",
+                    &[],
+                )
+                .await
+                .map_err(|e| StoreError::from(Failure::Db(e)))?
+                .try_get(0)?;
+            if orphans == 0 || tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         Ok(SoleNode {
             connection,
             _client: client,
