@@ -48,6 +48,9 @@ pub mod defaults {
     pub const MAX_OUTBOUND_BYTES: usize = 4 * 1024 * 1024;
     /// `--request-timeout-ms`: longest an HTTP request (head and body) may take to arrive.
     pub const REQUEST_TIMEOUT_MS: u64 = 30_000;
+    /// `--lease-ms`: how long a node's ownership of a document lasts without renewal, so how
+    /// long its documents wait before another node takes them over if it dies.
+    pub const LEASE_MS: u64 = 5_000;
 }
 
 /// How clients prove who they are.
@@ -241,6 +244,21 @@ pub struct Config {
     /// database for now: a second node on the same database is refused (docs/cluster.md).
     #[arg(long, env = "OTTERDOC_STORE", hide_env_values = true, value_parser = postgres_url)]
     pub store: Option<String>,
+
+    /// With --store: run as the node of this name among several nodes sharing the database
+    /// (docs/cluster.md). Without it, a node on PostgreSQL is the database's only node.
+    #[arg(long, env = "OTTERDOC_NODE_ID", requires = "store")]
+    pub node_id: Option<String>,
+
+    /// With --node-id: `host:port` where the other nodes reach this one (default: the address
+    /// it listens on, which must then name a host, not 0.0.0.0).
+    #[arg(long, env = "OTTERDOC_ADVERTISE_ADDR", requires = "node_id")]
+    pub advertise_addr: Option<String>,
+
+    /// With --node-id: how long this node's ownership of a document lasts unless renewed (ms);
+    /// a dead node's documents move to another node after at most this long.
+    #[arg(long, env = "OTTERDOC_LEASE_MS", default_value_t = defaults::LEASE_MS, value_parser = clap::value_parser!(u64).range(100..))]
+    pub lease_ms: u64,
 }
 
 /// `--store`: a `postgres://` (or `postgresql://`) URL; anything else is refused up front, with
@@ -287,7 +305,21 @@ impl Config {
             max_outbound_bytes: defaults::MAX_OUTBOUND_BYTES,
             request_timeout_ms: defaults::REQUEST_TIMEOUT_MS,
             store: None,
+            node_id: None,
+            advertise_addr: None,
+            lease_ms: defaults::LEASE_MS,
         }
+    }
+
+    /// [`Self::lease_ms`] as a duration.
+    pub fn lease(&self) -> Duration {
+        Duration::from_millis(self.lease_ms)
+    }
+
+    /// How long a request for a document keeps being retried while the document moves to
+    /// another node (its owner died or lost the store): a few leases and store timeouts.
+    pub fn failover_wait(&self) -> Duration {
+        self.lease() * 4 + limits::STORE_TIMEOUT * 2
     }
 
     /// [`Self::idle_doc_ms`] as a duration.

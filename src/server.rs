@@ -14,7 +14,8 @@ use tokio::task::JoinHandle;
 use crate::app::App;
 use crate::config::limits::DRAIN_TIMEOUT;
 use crate::config::Config;
-use crate::store::{PgStore, SledStore, SoleNode, Store, StoreError};
+use crate::document::Cluster;
+use crate::store::{Holder, Leases, PgStore, SledStore, SoleNode, Store, StoreError};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +31,12 @@ pub enum StartError {
     /// The PostgreSQL database (`--store`) could not be reached, migrated or had for this node.
     #[error("cannot use the PostgreSQL database given by --store: {0}")]
     Database(StoreError),
+    /// `--node-id` without `--advertise-addr` on a listen address other nodes cannot use.
+    #[error("--node-id needs --advertise-addr (where the other nodes reach this one): the listen address {addr} names no host")]
+    Advertise {
+        /// The address bound.
+        addr: SocketAddr,
+    },
     /// Authentication or the admin token is misconfigured.
     #[error("{0}")]
     Setup(#[from] crate::app::SetupError),
@@ -55,6 +62,7 @@ pub struct Server {
 impl Server {
     /// Opens storage, binds `config.listen` (port 0 picks a free port) and starts serving.
     pub async fn start(config: Config) -> Result<Server, StartError> {
+        let mut pg = None;
         let (store, sole): (Arc<dyn Store>, _) = match &config.store {
             None => {
                 let store =
@@ -65,9 +73,13 @@ impl Server {
                 (Arc::new(store), None)
             }
             Some(url) => {
-                let store = PgStore::connect(url).await.map_err(StartError::Database)?;
-                let sole = store.lock_sole_node().await.map_err(StartError::Database)?;
-                (Arc::new(store), Some(sole))
+                let store = Arc::new(PgStore::connect(url).await.map_err(StartError::Database)?);
+                let lock = match config.node_id {
+                    None => store.lock_sole_node().await,
+                    Some(_) => store.lock_shared_node().await,
+                };
+                pg = Some(store.clone());
+                (store, Some(lock.map_err(StartError::Database)?))
             }
         };
         let bind_error = |source| StartError::Bind {
@@ -78,7 +90,15 @@ impl Server {
             .await
             .map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
-        let app = App::new(config, store)?;
+        let cluster = match (&config.node_id, pg) {
+            (Some(node), Some(pg)) => Some(Self::join(&config, node, addr, pg).await?),
+            _ => None,
+        };
+        let app = App::with_cluster(config, store, cluster.clone())?;
+        if let Some(cluster) = cluster {
+            let phase = app.shutdown.documents.clone();
+            phase.spawn(cluster.keep(phase.clone()));
+        }
         let service = crate::http::Service::new(app.clone());
         let accept = crate::listener::serve(listener, app.clone(), service);
         let task = tokio::spawn(Self::run(app.clone(), accept));
@@ -89,6 +109,30 @@ impl Server {
             task,
             _sole: sole,
         })
+    }
+
+    /// Joins the nodes sharing `pg` as `node`, reachable at `--advertise-addr` (default: the
+    /// address bound, `addr`, unless it names no host).
+    async fn join(
+        config: &Config,
+        node: &str,
+        addr: SocketAddr,
+        pg: Arc<PgStore>,
+    ) -> Result<Arc<Cluster>, StartError> {
+        let advertise = match &config.advertise_addr {
+            Some(advertise) => advertise.clone(),
+            None if addr.ip().is_unspecified() => return Err(StartError::Advertise { addr }),
+            None => addr.to_string(),
+        };
+        let holder = Holder {
+            node: node.to_owned(),
+            incarnation: uuid::Uuid::new_v4().to_string(),
+            addr: advertise,
+        };
+        let leases: Arc<dyn Leases> = pg;
+        Cluster::join(leases, holder, config.lease())
+            .await
+            .map_err(StartError::Database)
     }
 
     /// Accepts until shutdown starts, then shuts down in order.

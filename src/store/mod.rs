@@ -78,8 +78,11 @@ pub enum StoreError {
     },
     /// Another otterdoc node already serves this database; several nodes on one database are
     /// not available yet (`docs/cluster.md`).
-    #[error("another otterdoc node is already running on this database; several nodes sharing one database are not supported yet (docs/cluster.md): stop it, or give this node its own database")]
+    #[error("another otterdoc node is already running on this database; nodes may share one database only if every one of them is started with --node-id (docs/cluster.md): stop it, or give this node its own database")]
     Shared,
+    /// A node started with `--node-id` found a node running alone on the database.
+    #[error("an otterdoc node started without --node-id runs on this database and holds it alone: stop it, or restart it with --node-id too (docs/cluster.md)")]
+    HeldAlone,
     /// The store cannot be reached now (connection refused or lost, no answer in time). The
     /// outcome of a write that failed this way is unknown.
     #[error("the store cannot be reached: {reason}")]

@@ -223,6 +223,16 @@ impl PgStore {
 
     /// Takes the database for this node alone ([`SoleNode`]); refuses if another node has it.
     pub async fn lock_sole_node(&self) -> Result<SoleNode, StoreError> {
+        self.lock_node(false).await
+    }
+
+    /// Joins the nodes sharing the database (`--node-id`): the same lock, shared, so a node
+    /// running alone on the database (or starting so) is refused, and they are.
+    pub async fn lock_shared_node(&self) -> Result<SoleNode, StoreError> {
+        self.lock_node(true).await
+    }
+
+    async fn lock_node(&self, shared: bool) -> Result<SoleNode, StoreError> {
         let (client, connection) = tokio::time::timeout(STORE_TIMEOUT, self.config.connect(NoTls))
             .await
             .map_err(|_| StoreError::from(Failure::TimedOut))?
@@ -242,7 +252,14 @@ impl PgStore {
         loop {
             let locked = tokio::time::timeout(
                 STORE_TIMEOUT,
-                client.query_one("SELECT pg_try_advisory_lock($1)", &[&SOLE_NODE_LOCK]),
+                client.query_one(
+                    if shared {
+                        "SELECT pg_try_advisory_lock_shared($1)"
+                    } else {
+                        "SELECT pg_try_advisory_lock($1)"
+                    },
+                    &[&SOLE_NODE_LOCK],
+                ),
             )
             .await
             .map_err(|_| StoreError::from(Failure::TimedOut))?
@@ -254,7 +271,11 @@ impl PgStore {
             attempts += 1;
             if attempts == SOLE_NODE_ATTEMPTS {
                 connection.abort();
-                return Err(StoreError::Shared);
+                return Err(if shared {
+                    StoreError::HeldAlone
+                } else {
+                    StoreError::Shared
+                });
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -263,22 +284,25 @@ impl PgStore {
         // node loads anything, so it starts from everything its previous life will ever have
         // written. Bounded: were one still running, the (doc, version) key keeps the history
         // whole anyway.
+        // (Nodes sharing the database skip this: the others are busy, and leases fence.)
         let deadline = tokio::time::Instant::now() + STORE_TIMEOUT;
-        loop {
-            let orphans: i64 = client
-                .query_one(
-                    "SELECT count(*) FROM pg_stat_activity \
-                     WHERE datname = current_database() AND application_name = 'otterdoc' \
-                     AND pid <> pg_backend_pid() AND state <> 'idle'",
-                    &[],
-                )
-                .await
-                .map_err(|e| StoreError::from(Failure::Db(e)))?
-                .try_get(0)?;
-            if orphans == 0 || tokio::time::Instant::now() >= deadline {
-                break;
+        if !shared {
+            loop {
+                let orphans: i64 = client
+                    .query_one(
+                        "SELECT count(*) FROM pg_stat_activity \
+                         WHERE datname = current_database() AND application_name = 'otterdoc' \
+                         AND pid <> pg_backend_pid() AND state <> 'idle'",
+                        &[],
+                    )
+                    .await
+                    .map_err(|e| StoreError::from(Failure::Db(e)))?
+                    .try_get(0)?;
+                if orphans == 0 || tokio::time::Instant::now() >= deadline {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         Ok(SoleNode {
             connection,

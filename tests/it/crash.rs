@@ -42,7 +42,7 @@ fn env_number(name: &str) -> Option<u64> {
 /// Checks the stored history against what the editors were told: every acknowledged op is at
 /// its version, each editor's stored seqs are exactly 1..=n (no gap, no repeat), and no op was
 /// stored that its editor never made. Returns the stored ops' count per editor.
-fn check_history(ops: &[Value], editors: &[OtClient]) -> HashMap<String, u64> {
+pub(crate) fn check_history(ops: &[Value], editors: &[OtClient]) -> HashMap<String, u64> {
     let mut seqs: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
     for (i, op) in ops.iter().enumerate() {
         assert_eq!(op["version"].as_u64(), Some(i as u64 + 1), "{op}");

@@ -12,6 +12,7 @@
 //! - `durability`: restarts, `kill -9`, SIGTERM, on-disk format, CLI environment;
 //! - `crash`: the crash loop — `kill -9` at random moments, editors reconnecting and resubmitting;
 //! - `store_contract`: the `Store` contract, run against every implementation;
+//! - `cluster`: several nodes sharing one PostgreSQL (convergence across nodes);
 //! - `postgres_node`: one node on PostgreSQL (`--store`): restarts, readiness, a second node
 //!   refused, bad values, a node cut off from its database;
 //! - `interop`: a real `@stomp/stompjs` client;
@@ -26,6 +27,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod cluster;
 mod collaboration;
 mod crash;
 mod docs_contract;

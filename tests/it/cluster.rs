@@ -1,0 +1,130 @@
+//! Several otterdoc nodes (the real binary, `--node-id`) on loopback ports sharing one
+//! PostgreSQL: clients spread over the nodes edit one document with random pauses, disconnect
+//! at random and reconnect to another node; they converge, and the history (read from any
+//! node) holds every acknowledged op exactly once and replays to what every client shows.
+
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::common::history::{all_ops, get_doc, replay};
+use crate::common::http::request;
+use crate::common::ot_client::OtClient;
+use crate::common::postgres;
+use crate::common::process::ServerProcess;
+use crate::crash::check_history;
+
+/// Node `i` of the cluster on database `db`.
+pub fn start_node(dir: &std::path::Path, db: &str, i: usize) -> ServerProcess {
+    ServerProcess::spawn(
+        &dir.join(format!("data-{i}")),
+        &[
+            "--store",
+            db,
+            "--node-id",
+            &format!("n{i}"),
+            "--lease-ms",
+            "1000",
+        ],
+    )
+}
+
+/// A counter or gauge of `node`'s `/metrics`.
+pub async fn metric(node: &ServerProcess, name: &str) -> f64 {
+    let response = request(node.addr, "GET", "/metrics", &[], None).await;
+    let text = String::from_utf8(response.body).expect("metrics text");
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+        .rsplit(' ')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .expect("a number")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_converge_with_clients_spread_over_them() {
+    const DOC: &str = "shared-doc";
+    const CLIENTS: usize = 6;
+    const ROUNDS: usize = 60;
+    let seed: u64 = std::env::var("OTTERDOC_TEST_CLUSTER_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
+    eprintln!("cluster convergence: OTTERDOC_TEST_CLUSTER_SEED={seed}");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let db = postgres::database().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let nodes: Vec<ServerProcess> = (0..3).map(|i| start_node(dir.path(), &db, i)).collect();
+
+    let mut clients = Vec::new();
+    let mut at = Vec::new();
+    for i in 0..CLIENTS {
+        clients.push(OtClient::join_url(&nodes[i % 3].ws_url(), DOC).await);
+        at.push(i % 3);
+    }
+    for _ in 0..ROUNDS {
+        for (i, client) in clients.iter_mut().enumerate() {
+            if rng.random_bool(0.6) {
+                client.random_edit(&mut rng).await;
+            }
+            let pause = Duration::from_millis(rng.random_range(0..4));
+            client.pump_for(pause).await;
+            if rng.random_bool(0.03) {
+                // Drop the connection and come back on another node.
+                let next = (at[i] + rng.random_range(1..3)) % 3;
+                let (current, _) = get_doc(nodes[next].addr, DOC).await;
+                client.reconnect(&nodes[next].ws_url(), current).await;
+                at[i] = next;
+            }
+        }
+    }
+    for client in &mut clients {
+        client.wait_idle().await;
+    }
+    let (version, content) = get_doc(nodes[0].addr, DOC).await;
+    for node in &nodes {
+        assert_eq!(
+            get_doc(node.addr, DOC).await,
+            (version, content.clone()),
+            "every node serves the same document"
+        );
+    }
+    for client in &mut clients {
+        client.wait_version(version).await;
+        assert_eq!(client.version(), version, "{}", client.client_id());
+        assert_eq!(
+            client.content(),
+            content,
+            "{} converged",
+            client.client_id()
+        );
+    }
+    let ops = all_ops(nodes[2].addr, DOC, None).await;
+    let counts = check_history(&ops, &clients);
+    for client in &clients {
+        assert_eq!(
+            counts.get(client.client_id()).copied().unwrap_or(0),
+            client.last_seq(),
+            "{}: every op it made is stored exactly once",
+            client.client_id()
+        );
+    }
+    assert_eq!(
+        replay(&ops).last(),
+        Some(&content),
+        "the history replays to the text"
+    );
+    assert!(version > 50, "the clients got ops through ({version})");
+    // One node owned the document; the others forwarded to it and relayed it.
+    let mut leases = 0.0;
+    let mut forwarded = 0.0;
+    for node in &nodes {
+        leases += metric(node, "otterdoc_leases_acquired_total").await;
+        forwarded += metric(node, "otterdoc_forwarded_submissions_total").await;
+    }
+    eprintln!("{version} ops, {leases} leases taken, {forwarded} submissions forwarded");
+    assert_eq!(leases, 1.0, "one owner throughout");
+    assert!(forwarded > 0.0, "submissions were forwarded to the owner");
+}
