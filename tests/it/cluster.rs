@@ -128,3 +128,123 @@ async fn three_nodes_converge_with_clients_spread_over_them() {
     assert_eq!(leases, 1.0, "one owner throughout");
     assert!(forwarded > 0.0, "submissions were forwarded to the owner");
 }
+
+/// The node (index) named by `doc`'s unexpired lease, and the lease's epoch, from the
+/// database.
+async fn owner_of(db: &str, doc: &str) -> Option<(usize, i64)> {
+    let row = postgres::client(db)
+        .await
+        .query_opt(
+            "SELECT node, epoch FROM leases WHERE doc = $1 AND expires_at > now()",
+            &[&doc],
+        )
+        .await
+        .expect("read the lease")?;
+    let node: String = row.get(0);
+    Some((node.strip_prefix('n')?.parse().ok()?, row.get(1)))
+}
+
+/// Types with short random pauses until `until`, or until the connection goes away.
+async fn type_until(mut editor: OtClient, seed: u64, until: tokio::time::Instant) -> OtClient {
+    let mut rng = StdRng::seed_from_u64(seed);
+    while tokio::time::Instant::now() < until {
+        editor.random_edit(&mut rng).await;
+        let pause = Duration::from_micros(rng.random_range(0..3000));
+        let deadline = tokio::time::Instant::now() + pause;
+        loop {
+            let wait = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match editor.try_pump(wait).await {
+                None => return editor,
+                Some(_) if tokio::time::Instant::now() >= deadline => break,
+                Some(_) => {}
+            }
+        }
+    }
+    editor
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_the_owner_moves_the_document_and_loses_no_acknowledged_op() {
+    const DOC: &str = "failover-doc";
+    const CLIENTS: usize = 6;
+    let trials: usize = std::env::var("OTTERDOC_TEST_FAILOVER_TRIALS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    let seed: u64 = std::env::var("OTTERDOC_TEST_CLUSTER_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
+    eprintln!("failover: {trials} trials, OTTERDOC_TEST_CLUSTER_SEED={seed}");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let db = postgres::database().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut nodes: Vec<ServerProcess> = (0..3).map(|i| start_node(dir.path(), &db, i)).collect();
+    let mut clients = Vec::new();
+    for i in 0..CLIENTS {
+        clients.push(OtClient::join_url(&nodes[i % 3].ws_url(), DOC).await);
+    }
+    clients[0].insert(0, "start").await;
+    clients[0].wait_idle().await;
+
+    for trial in 0..trials {
+        let (owner, epoch) = owner_of(&db, DOC).await.expect("the document has an owner");
+        let until = tokio::time::Instant::now() + Duration::from_millis(rng.random_range(300..800));
+        let typing: Vec<_> = clients
+            .drain(..)
+            .map(|c| tokio::spawn(type_until(c, rng.random(), until)))
+            .collect();
+        tokio::time::sleep(Duration::from_millis(rng.random_range(50..250))).await;
+        nodes[owner].kill9();
+        for task in typing {
+            clients.push(task.await.expect("a client task"));
+        }
+        nodes[owner] = start_node(dir.path(), &db, owner);
+
+        // The history, read from any node, holds every op acknowledged so far exactly once.
+        let reader = &nodes[(owner + 1) % 3];
+        let ops = all_ops(reader.addr, DOC, None).await;
+        check_history(&ops, &clients);
+        eprintln!(
+            "trial {trial}: killed n{owner} (lease epoch {epoch}), {} ops stored, {} acknowledged",
+            ops.len(),
+            clients.iter().map(|c| c.acknowledged().len()).sum::<usize>()
+        );
+        // Clients of the dead node come back on any node.
+        for client in &mut clients {
+            if client.try_pump(Duration::ZERO).await.is_none() {
+                let next = &nodes[rng.random_range(0..3)];
+                let (current, _) = get_doc(next.addr, DOC).await;
+                client.reconnect(&next.ws_url(), current).await;
+            }
+        }
+    }
+    for client in &mut clients {
+        client.wait_idle().await;
+    }
+    let (version, content) = get_doc(nodes[0].addr, DOC).await;
+    for node in &nodes {
+        assert_eq!(get_doc(node.addr, DOC).await, (version, content.clone()));
+    }
+    for client in &mut clients {
+        client.wait_version(version).await;
+        assert_eq!(client.content(), content, "{} converged", client.client_id());
+    }
+    let ops = all_ops(nodes[1].addr, DOC, None).await;
+    let counts = check_history(&ops, &clients);
+    for client in &clients {
+        assert_eq!(
+            counts.get(client.client_id()).copied().unwrap_or(0),
+            client.last_seq(),
+            "{}: every op it made is stored exactly once",
+            client.client_id()
+        );
+    }
+    assert_eq!(replay(&ops).last(), Some(&content));
+    // Each kill moved the document: a new lease, under a higher epoch, every time.
+    let (_, epoch) = owner_of(&db, DOC).await.expect("an owner at the end");
+    assert!(
+        epoch > trials as i64,
+        "epoch {epoch} after {trials} failovers"
+    );
+}
