@@ -208,7 +208,10 @@ async fn kill_9_of_the_owner_moves_the_document_and_loses_no_acknowledged_op() {
         eprintln!(
             "trial {trial}: killed n{owner} (lease epoch {epoch}), {} ops stored, {} acknowledged",
             ops.len(),
-            clients.iter().map(|c| c.acknowledged().len()).sum::<usize>()
+            clients
+                .iter()
+                .map(|c| c.acknowledged().len())
+                .sum::<usize>()
         );
         // Clients of the dead node come back on any node.
         for client in &mut clients {
@@ -228,7 +231,12 @@ async fn kill_9_of_the_owner_moves_the_document_and_loses_no_acknowledged_op() {
     }
     for client in &mut clients {
         client.wait_version(version).await;
-        assert_eq!(client.content(), content, "{} converged", client.client_id());
+        assert_eq!(
+            client.content(),
+            content,
+            "{} converged",
+            client.client_id()
+        );
     }
     let ops = all_ops(nodes[1].addr, DOC, None).await;
     let counts = check_history(&ops, &clients);
@@ -247,4 +255,97 @@ async fn kill_9_of_the_owner_moves_the_document_and_loses_no_acknowledged_op() {
         epoch > trials as i64,
         "epoch {epoch} after {trials} failovers"
     );
+}
+
+/// Waits (bounded) until `/readyz` of `node` answers `status`.
+async fn wait_ready(node: &ServerProcess, status: u16) {
+    let deadline = tokio::time::Instant::now() + crate::common::WAIT;
+    loop {
+        let (got, body) = node.get("/readyz").await;
+        if got == status {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "/readyz still answers {got} {body}, not {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_cut_off_from_postgres_stops_acking_and_no_document_forks() {
+    const DOC: &str = "cut-doc";
+    let mut rng = StdRng::seed_from_u64(7);
+    let db = postgres::database().await;
+    let proxy = crate::common::proxy::Proxy::start(postgres::port()).await;
+    let via_proxy = db.replacen(
+        &format!(":{}/", postgres::port()),
+        &format!(":{}/", proxy.port),
+        1,
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cut_node = start_node(dir.path(), &via_proxy, 0);
+    let other = start_node(dir.path(), &db, 1);
+
+    // The document starts on the node that will be cut off; the other relays it.
+    let mut a = OtClient::join_url(&cut_node.ws_url(), DOC).await;
+    a.insert(0, "a").await;
+    a.wait_idle().await;
+    let mut b = OtClient::join_url(&other.ws_url(), DOC).await;
+    b.insert(0, "b").await;
+    b.wait_idle().await;
+    assert_eq!(owner_of(&db, DOC).await.map(|(n, _)| n), Some(0));
+
+    proxy.cut();
+    let acked = a.acknowledged();
+    a.insert(0, "cut ").await;
+    // The other node takes the document over once the cut node's lease lapses, and goes on.
+    for _ in 0..10 {
+        b.random_edit(&mut rng).await;
+        b.pump_for(Duration::from_millis(30)).await;
+    }
+    b.wait_idle().await;
+    wait_ready(&cut_node, 503).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(1500);
+    while tokio::time::Instant::now() < deadline
+        && a.try_pump(Duration::from_millis(50)).await.is_some()
+    {}
+    assert_eq!(
+        a.acknowledged(),
+        acked,
+        "nothing is acknowledged by the cut-off node"
+    );
+    assert_eq!(owner_of(&db, DOC).await.map(|(n, _)| n), Some(1));
+
+    proxy.restore();
+    wait_ready(&cut_node, 200).await;
+    if a.try_pump(Duration::ZERO).await.is_none() {
+        let (current, _) = get_doc(cut_node.addr, DOC).await;
+        a.reconnect(&cut_node.ws_url(), current).await;
+    }
+    a.wait_idle().await;
+    let (version, content) = get_doc(cut_node.addr, DOC).await;
+    assert_eq!(get_doc(other.addr, DOC).await, (version, content.clone()));
+    for client in [&mut a, &mut b] {
+        client.wait_version(version).await;
+        assert_eq!(
+            client.content(),
+            content,
+            "{} converged",
+            client.client_id()
+        );
+    }
+    let clients = [a, b];
+    let ops = all_ops(cut_node.addr, DOC, None).await;
+    let counts = check_history(&ops, &clients);
+    for client in &clients {
+        assert_eq!(
+            counts.get(client.client_id()).copied().unwrap_or(0),
+            client.last_seq(),
+            "{}: every op it made is stored exactly once",
+            client.client_id()
+        );
+    }
+    assert_eq!(replay(&ops).last(), Some(&content), "one history, no fork");
 }
