@@ -349,3 +349,187 @@ async fn a_node_cut_off_from_postgres_stops_acking_and_no_document_forks() {
     }
     assert_eq!(replay(&ops).last(), Some(&content), "one history, no fork");
 }
+
+/// A number from the environment, or `default`.
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Aggregate edits/s over many documents with 1, 2 and 3 nodes, and the latency a forwarded
+/// submission adds (one hop). A figure printer, not a timed assert: all nodes, PostgreSQL and
+/// the editors share this one machine, so the nodes compete for the same cores (a simulation
+/// of a cluster, not one). `OTTERDOC_TEST_CLUSTER_BENCH_OPS` (edits per editor, default 20)
+/// and `OTTERDOC_TEST_CLUSTER_BENCH_DOCS` (default 6) scale it; docs/cluster.md has a run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throughput_with_one_two_and_three_nodes_and_the_cost_of_a_hop() {
+    let ops = env_or("OTTERDOC_TEST_CLUSTER_BENCH_OPS", 20);
+    let docs = env_or("OTTERDOC_TEST_CLUSTER_BENCH_DOCS", 6);
+    const EDITORS: usize = 2;
+    for n in 1..=3 {
+        let db = postgres::database().await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let nodes: Vec<ServerProcess> = (0..n).map(|i| start_node(dir.path(), &db, i)).collect();
+        // Each document is first opened on node d % n (which then owns it); its editors are
+        // spread over all the nodes, so with several nodes most submissions are forwarded.
+        let mut editors = Vec::new();
+        for d in 0..docs {
+            let doc = format!("bench-{d}");
+            for e in 0..EDITORS {
+                let node = &nodes[(d + e) % n];
+                editors.push(OtClient::join_url(&node.ws_url(), &doc).await);
+            }
+        }
+        let started = std::time::Instant::now();
+        let tasks: Vec<_> = editors
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut editor)| {
+                tokio::spawn(async move {
+                    let mut rng = StdRng::seed_from_u64(i as u64);
+                    for _ in 0..ops {
+                        editor.random_edit(&mut rng).await;
+                        editor.wait_idle().await;
+                    }
+                    editor
+                })
+            })
+            .collect();
+        let mut total = 0;
+        for task in tasks {
+            total += task.await.expect("an editor").acknowledged().len();
+        }
+        let elapsed = started.elapsed();
+        assert_eq!(total, docs * EDITORS * ops, "every edit acknowledged");
+        let mut forwarded = 0.0;
+        for node in &nodes {
+            forwarded += metric(node, "otterdoc_forwarded_submissions_total").await;
+        }
+        eprintln!(
+            "cluster throughput: {n} node(s), {docs} docs x {EDITORS} editors x {ops} edits: \
+             {total} edits in {:.2} s = {:.0} edits/s ({forwarded} forwarded)",
+            elapsed.as_secs_f64(),
+            total as f64 / elapsed.as_secs_f64()
+        );
+    }
+
+    // One hop: the same sequential edits, from the owner's node and from another node.
+    let db = postgres::database().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let nodes: Vec<ServerProcess> = (0..2).map(|i| start_node(dir.path(), &db, i)).collect();
+    let mut direct = OtClient::join_url(&nodes[0].ws_url(), "hop").await;
+    let mut forwarded = OtClient::join_url(&nodes[1].ws_url(), "hop").await;
+    let mut rng = StdRng::seed_from_u64(99);
+    let latency = |samples: &mut Vec<f64>, t: std::time::Instant| {
+        samples.push(t.elapsed().as_secs_f64() * 1000.0);
+    };
+    let (mut at_owner, mut via_hop) = (Vec::new(), Vec::new());
+    for _ in 0..ops.max(20) * 5 {
+        let t = std::time::Instant::now();
+        direct.random_edit(&mut rng).await;
+        direct.wait_idle().await;
+        latency(&mut at_owner, t);
+        forwarded.wait_version(direct.version()).await;
+        let t = std::time::Instant::now();
+        forwarded.random_edit(&mut rng).await;
+        forwarded.wait_idle().await;
+        latency(&mut via_hop, t);
+        direct.wait_version(forwarded.version()).await;
+    }
+    let quantile = |samples: &mut Vec<f64>, q: f64| {
+        samples.sort_by(f64::total_cmp);
+        samples[((samples.len() - 1) as f64 * q).round() as usize]
+    };
+    eprintln!(
+        "cluster hop: submission to ack at the owner p50 {:.2} ms p99 {:.2} ms; \
+         via another node p50 {:.2} ms p99 {:.2} ms ({} samples each)",
+        quantile(&mut at_owner, 0.5),
+        quantile(&mut at_owner, 0.99),
+        quantile(&mut via_hop, 0.5),
+        quantile(&mut via_hop, 0.99),
+        at_owner.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_node_with_the_secret_may_forward_for_a_user() {
+    use crate::common::StompClient;
+    use otterdoc::stomp::{Command, StompFrame};
+    use serde_json::json;
+    let db = postgres::database().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = start_node(dir.path(), &db, 0);
+    let secret: String = postgres::client(&db)
+        .await
+        .query_one("SELECT secret FROM peer_secret", &[])
+        .await
+        .expect("the peer secret")
+        .get(0);
+    let peer = |passcode: &str| -> Vec<(&'static str, String)> {
+        vec![
+            ("accept-version", "1.2".into()),
+            ("heart-beat", "0,0".into()),
+            ("otterdoc-peer", "intruder".into()),
+            ("passcode", passcode.into()),
+        ]
+    };
+    let send = |doc: &str, user: &str, receipt: &str, body: serde_json::Value| {
+        StompFrame::new(Command::Send)
+            .with_header("destination", format!("/app/doc/{doc}"))
+            .with_header("receipt", receipt)
+            .with_header("otterdoc-user", user)
+            .with_body(body.to_string())
+    };
+
+    // A wrong secret: an ERROR, and the connection closes.
+    let mut c = StompClient::open(&node.ws_url()).await;
+    let headers = peer("not-the-secret");
+    let refs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let error = c.connect_with(&refs).await;
+    assert_eq!(error.command, Command::Error, "{error:?}");
+    assert!(
+        error
+            .header("message")
+            .unwrap_or_default()
+            .contains("wrong node secret"),
+        "{error:?}"
+    );
+
+    // The secret: a node's session, whose SENDs name the user they are forwarded for.
+    let mut c = StompClient::open(&node.ws_url()).await;
+    let headers = peer(&secret);
+    let refs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let connected = c.connect_with(&refs).await;
+    assert_eq!(connected.command, Command::Connected, "{connected:?}");
+    let body = json!({"client": "n", "seq": 1, "base": 0, "op": ["x"]});
+    c.send(&send("users", "alice", "r1", body)).await;
+    assert_eq!(c.until_receipt("r1").await.1.header("version"), Some("1"));
+
+    // An ordinary client's otterdoc-user is ignored.
+    let mut d = StompClient::open(&node.ws_url()).await;
+    d.connect().await;
+    let body = json!({"client": "d", "seq": 1, "base": 1, "op": ["y"]});
+    d.send(&send("users", "mallory", "r2", body)).await;
+    assert_eq!(d.until_receipt("r2").await.1.header("version"), Some("2"));
+    let ops = all_ops(node.addr, "users", None).await;
+    let users: Vec<_> = ops
+        .iter()
+        .map(|o| o["user"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(users, ["alice", "anonymous"]);
+
+    // Presence is refused in this mode, saying why.
+    let mut e = StompClient::open(&node.ws_url()).await;
+    e.connect().await;
+    e.subscribe("p", "/topic/doc/users/presence", &[]).await;
+    let error = e.expect_error_and_close().await;
+    assert!(
+        error
+            .header("message")
+            .unwrap_or_default()
+            .contains("presence is not available"),
+        "{error:?}"
+    );
+}

@@ -121,6 +121,18 @@ async fn a_second_node_on_the_same_database_is_refused() {
     );
     assert!(!stderr.contains("panicked at"), "{stderr}");
 
+    // Nor may a node that would share it (--node-id) while this one holds it alone.
+    let (status, _, stderr) = run_to_exit(serve(
+        &other.path().join("data"),
+        &["--store", &db, "--node-id", "n1"],
+    ))
+    .await;
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.contains("started without --node-id runs on this database"),
+        "{stderr}"
+    );
+
     // Once the first is gone (even by kill -9), a node may start on the database again.
     first.kill9();
     let next = node(other.path(), &db);
