@@ -50,6 +50,14 @@ pub struct Metrics {
     pub errors: Family<Label, Counter>,
     /// Credentials refused, by reason.
     pub auth_failures: Family<Label, Counter>,
+    /// Document leases this node took (nodes sharing a store).
+    pub leases_acquired: Counter,
+    /// Documents this node relays from their owner on another node, now.
+    pub relayed_documents: Gauge,
+    /// Submissions this node forwarded to a document's owner on another node.
+    pub forwarded: Counter,
+    /// Commits the store refused (stale lease, version taken by another writer).
+    pub commits_refused: Counter,
 }
 
 impl Default for Metrics {
@@ -82,6 +90,10 @@ impl Metrics {
             frames_out: Counter::default(),
             errors: Family::default(),
             auth_failures: Family::default(),
+            leases_acquired: Counter::default(),
+            relayed_documents: Gauge::default(),
+            forwarded: Counter::default(),
+            commits_refused: Counter::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -147,6 +159,26 @@ impl Metrics {
             "auth_failures",
             "Credentials refused, by reason",
             m.auth_failures.clone(),
+        );
+        r.register(
+            "leases_acquired",
+            "Document leases this node took",
+            m.leases_acquired.clone(),
+        );
+        r.register(
+            "relayed_documents",
+            "Documents relayed from their owner on another node",
+            m.relayed_documents.clone(),
+        );
+        r.register(
+            "forwarded_submissions",
+            "Submissions forwarded to a document's owner on another node",
+            m.forwarded.clone(),
+        );
+        r.register(
+            "commits_refused",
+            "Commits the store refused (stale lease, version taken)",
+            m.commits_refused.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -5,11 +5,20 @@
 //! subscribers are [`Listener`]s the task pushes each commit to; presence subscribers are
 //! [`PresenceListener`]s, and presence updates reach the task through its presence inbox
 //! (`presence.rs`), beside the mailbox, so they never wait in line with ops.
+//!
+//! When several nodes share the store ([`Cluster`]), a document's task runs the document only
+//! on the node holding its lease (`ownership.rs` decides, `cluster.rs` renews); on the other
+//! nodes the task is a relay (`relay.rs`) of the owner, through the same mailbox and the same
+//! live-subscriber fan-out (`fanout.rs`).
 
 mod actor;
+mod cluster;
 mod directory;
+mod fanout;
+mod ownership;
 mod presence;
 mod registry;
+mod relay;
 
 use std::sync::Arc;
 
@@ -20,6 +29,7 @@ use tokio::sync::oneshot;
 use crate::error::Rejection;
 use crate::wire::Submission;
 
+pub use cluster::Cluster;
 pub use directory::DocumentInfo;
 pub use presence::SessionId;
 pub use registry::DocumentRegistry;

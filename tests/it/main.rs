@@ -12,6 +12,9 @@
 //! - `durability`: restarts, `kill -9`, SIGTERM, on-disk format, CLI environment;
 //! - `crash`: the crash loop — `kill -9` at random moments, editors reconnecting and resubmitting;
 //! - `store_contract`: the `Store` contract, run against every implementation;
+//! - `cluster`: several nodes sharing one PostgreSQL (convergence across nodes);
+//! - `postgres_node`: one node on PostgreSQL (`--store`): restarts, readiness, a second node
+//!   refused, bad values, a node cut off from its database;
 //! - `interop`: a real `@stomp/stompjs` client, over `/ws` and over `sockjs-client`;
 //! - `sockjs`: the SockJS endpoint at the protocol level; `stomp_tcp`: STOMP over plain TCP;
 //! - `security`: authentication and rights (the matrix), Origin checks and CORS;
@@ -25,6 +28,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod cluster;
 mod collaboration;
 mod crash;
 mod docs_contract;
@@ -34,6 +38,7 @@ mod hostile;
 mod http_api;
 mod interop;
 mod layering;
+mod postgres_node;
 mod presence;
 mod security;
 mod session_timing;
