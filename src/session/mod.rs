@@ -502,7 +502,12 @@ impl Session {
             heart_beat: (ours, ours),
             session: &self.id,
             user: self.identity.user(),
-            features: FEATURES,
+            // Several nodes have no presence: a client told so never subscribes to it.
+            features: if self.app.cluster.is_some() {
+                &[]
+            } else {
+                FEATURES
+            },
         });
         self.connected = true;
         let (enrolment, control) =

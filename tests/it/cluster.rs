@@ -520,9 +520,11 @@ async fn only_a_node_with_the_secret_may_forward_for_a_user() {
         .collect();
     assert_eq!(users, ["alice", "anonymous"]);
 
-    // Presence is refused in this mode, saying why.
+    // Presence is refused in this mode, saying why; CONNECTED does not announce it, so clients
+    // (the TypeScript client, the demo) never ask for it.
     let mut e = StompClient::open(&node.ws_url()).await;
-    e.connect().await;
+    let connected = e.connect().await;
+    assert_eq!(connected.header("features"), Some(""), "{connected:?}");
     e.subscribe("p", "/topic/doc/users/presence", &[]).await;
     let error = e.expect_error_and_close().await;
     assert!(
