@@ -132,20 +132,39 @@ async function getDoc(server, doc, version) {
 
 const text = (page) => page.evaluate(() => window.otterdoc.view.state.doc.toString());
 
-/** Waits until the page's client has nothing unconfirmed and is at the server's version. */
+/**
+ * Waits until the page's client has nothing unconfirmed and has reached the server's version.
+ * (`>=`: the page may move past the version read while this polls, and polling may miss the
+ * moment it was exactly there.)
+ */
 async function settled(page, server, doc) {
-  await page.waitForFunction(() => window.otterdoc.client.status === "synchronized" && window.otterdoc.client.connectionState === "connected", null, { timeout: WAIT });
+  const state = () => page.evaluate(() => ({ status: window.otterdoc.client.status, connection: window.otterdoc.client.connectionState, version: window.otterdoc.client.version }));
+  const explain = async (e) => {
+    throw new Error(`${e.message}; the page: ${JSON.stringify(await state())}, the server: version ${(await getDoc(server, doc)).version}`);
+  };
+  await page.waitForFunction(() => window.otterdoc.client.status === "synchronized" && window.otterdoc.client.connectionState === "connected", null, { timeout: WAIT }).catch(explain);
   const current = await getDoc(server, doc);
-  await page.waitForFunction((v) => window.otterdoc.client.version === v, current.version, { timeout: WAIT });
+  await page.waitForFunction((v) => window.otterdoc.client.version >= v, current.version, { timeout: WAIT }).catch(explain);
   return current;
 }
 
-/** Waits until every page shows the server's text; returns it. */
+/**
+ * Waits until every page shows the server's text at one version (no page has anything in
+ * flight, and none is behind); returns it.
+ */
 async function converged(server, doc, pages) {
-  for (const page of pages) await settled(page, server, doc);
-  const current = await getDoc(server, doc);
-  for (const page of pages) assert.equal(await text(page), current.content);
-  return current.content;
+  const deadline = Date.now() + WAIT;
+  for (;;) {
+    for (const page of pages) await settled(page, server, doc);
+    const current = await getDoc(server, doc);
+    const versions = await Promise.all(pages.map((page) => page.evaluate(() => window.otterdoc.client.version)));
+    if (versions.every((v) => v === current.version)) {
+      for (const page of pages) assert.equal(await text(page), current.content);
+      return current.content;
+    }
+    assert.ok(Date.now() < deadline, `pages at versions ${versions}, the server at ${current.version}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 function count(haystack, needle) {
