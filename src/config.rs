@@ -102,6 +102,32 @@ pub mod limits {
     /// How often a task that enqueues into a mailbox retries when the task it reached stopped.
     pub const MAILBOX_RETRIES: usize = 3;
 
+    // History (`docs/http.md`): reading, diffing, verifying and feeding it.
+
+    /// Records read per page when verifying a document's hash chain.
+    pub const VERIFY_PAGE: usize = 1000;
+    /// Records written per commit when copying a document with its history.
+    pub const COPY_CHUNK: usize = 1000;
+    /// Without `base`, a restore is recognised as a resubmission when an op with its `client`
+    /// and `seq` is among the document's this many newest ops.
+    pub const RESTORE_DEDUP_WINDOW: u64 = 512;
+    /// How long computing one minimal diff may take before it settles for a coarser (still
+    /// correct) one; a diff never stalls a document (or a request) for longer.
+    pub const DIFF_DEADLINE: Duration = Duration::from_millis(500);
+    /// Documents per page of `GET /docs` when `limit` is not given.
+    pub const DEFAULT_DOCS_LIMIT: usize = 100;
+    /// Largest page of `GET /docs`; larger `limit`s are clamped to it.
+    pub const MAX_DOCS_LIMIT: usize = 1000;
+    /// Most stored documents one `GET /docs` request looks at (readable or not) before it
+    /// answers with what it has and a `next` to go on from.
+    pub const MAX_DOCS_SCANNED: usize = 10_000;
+    /// Entries per page of `GET /changes` when `limit` is not given.
+    pub const DEFAULT_CHANGES_LIMIT: usize = 100;
+    /// Largest page of `GET /changes` (and the page `GET /changes/stream` reads).
+    pub const MAX_CHANGES_LIMIT: usize = 1000;
+    /// A comment line is sent on an idle `GET /changes/stream` this often, so proxies keep it.
+    pub const CHANGES_KEEP_ALIVE: Duration = Duration::from_secs(15);
+
     // Presence (`docs/protocol.md#presence`). Each bounds what one session can make a document
     // store or broadcast; the client-visible ones are pinned by the docs contract test.
 

@@ -12,6 +12,8 @@
 //! - `durability`: restarts, `kill -9`, SIGTERM, on-disk format, CLI environment;
 //! - `crash`: the crash loop — `kill -9` at random moments, editors reconnecting and resubmitting;
 //! - `store_contract`: the `Store` contract, run against every implementation;
+//! - `history`: the history routes (hash chain, list, diff, restore, text, copy, delete) and
+//!   the changefeed, with STOMP editors and `kill -9`;
 //! - `interop`: a real `@stomp/stompjs` client;
 //! - `security`: authentication and rights (the matrix), Origin checks and CORS;
 //! - `hostile`: hostile input of every kind against the real binary, with memory measured;
@@ -29,6 +31,7 @@ mod crash;
 mod docs_contract;
 mod durability;
 mod hardening;
+mod history;
 mod hostile;
 mod http_api;
 mod interop;
