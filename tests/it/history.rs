@@ -1294,3 +1294,80 @@ async fn the_changefeed_is_in_commit_order_and_resumes_across_kill_9() {
         (400, &json!("invalid-query"))
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Format v1
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_data_dir_of_format_v1_is_upgraded_in_place_and_stays_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let texts = ["v1 text", "v1 text, older build", "v1"];
+    {
+        // A database as otterdoc-ops-v1 wrote it: records without hash or cursor, no feed.
+        let db = sled::open(&data).unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert("format", &b"otterdoc-ops-v1"[..])
+            .unwrap();
+        let ops = db.open_tree("ops").unwrap();
+        let snapshots = db.open_tree("snapshots").unwrap();
+        let mut previous = String::new();
+        for (i, text) in texts.iter().enumerate() {
+            let version = i as u64 + 1;
+            let op = otterdoc::document::text_diff(&previous, text);
+            let record = json!({"version": version, "op": op, "client": "old", "seq": version,
+                                "user": "anonymous", "time": 1_700_000_000_000u64 + version});
+            let mut key = b"legacy\0".to_vec();
+            key.extend_from_slice(&version.to_be_bytes());
+            ops.insert(&key, serde_json::to_vec(&record).unwrap())
+                .unwrap();
+            if version == 2 {
+                snapshots.insert(&key, text.as_bytes()).unwrap();
+            }
+            previous = (*text).to_owned();
+        }
+        db.flush().unwrap();
+    }
+    let server = ServerProcess::spawn(&data, &[]);
+    for (i, text) in texts.iter().enumerate() {
+        let (status, body) = server.get(&format!("/docs/legacy?version={}", i + 1)).await;
+        assert_eq!((status, &body["content"]), (200, &json!(text)), "{body}");
+    }
+    // Every record now has its link of the chain, and the chain verifies.
+    let ops = all_ops(server.addr, "legacy", None).await;
+    let mut previous = otterdoc::store::ChainHash::GENESIS;
+    for record in &ops {
+        let parsed: otterdoc::store::OpRecord = serde_json::from_value(record.clone()).unwrap();
+        previous = previous.next(&parsed);
+        assert_eq!(parsed.hash, previous, "{record}");
+    }
+    let (_, verified) = server.get("/docs/legacy/verify").await;
+    assert_eq!(
+        (&verified["ok"], &verified["version"]),
+        (&json!(true), &json!(3)),
+        "{verified}"
+    );
+    // The feed starts at the upgrade.
+    assert_eq!(changes_after(server.addr, 0).await, Vec::<Value>::new());
+    assert_eq!(
+        submit(server.addr, "legacy", 9, 3, json!([2, "!"])).await,
+        4
+    );
+    let feed = changes_after(server.addr, 0).await;
+    assert_eq!(feed.len(), 1);
+    assert_eq!(
+        (&feed[0]["doc"], &feed[0]["version"]),
+        (&json!("legacy"), &json!(4))
+    );
+    drop(server);
+    let db = sled::open(&data).unwrap();
+    let format = db
+        .open_tree("meta")
+        .unwrap()
+        .get("format")
+        .unwrap()
+        .unwrap();
+    assert_eq!(&format[..], otterdoc::store::FORMAT);
+}
