@@ -127,6 +127,15 @@ pub mod limits {
     pub const MAX_CHANGES_LIMIT: usize = 1000;
     /// A comment line is sent on an idle `GET /changes/stream` this often, so proxies keep it.
     pub const CHANGES_KEEP_ALIVE: Duration = Duration::from_secs(15);
+    /// Most changefeed entries in one webhook POST.
+    pub const WEBHOOK_BATCH: usize = 100;
+    /// A webhook POST not answered within this long counts as failed (and is retried).
+    pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+    /// The first retry of a failed webhook POST waits this long; each further one twice as
+    /// long, up to [`WEBHOOK_BACKOFF_MAX`] (with up to 25 % jitter).
+    pub const WEBHOOK_BACKOFF_MIN: Duration = Duration::from_millis(500);
+    /// The longest wait between two attempts of a webhook POST.
+    pub const WEBHOOK_BACKOFF_MAX: Duration = Duration::from_secs(60);
 
     // Presence (`docs/protocol.md#presence`). Each bounds what one session can make a document
     // store or broadcast; the client-visible ones are pinned by the docs contract test.
@@ -253,6 +262,16 @@ pub struct Config {
     /// Longest an HTTP request's head and body may take to arrive (ms).
     #[arg(long, env = "OTTERDOC_REQUEST_TIMEOUT_MS", default_value_t = defaults::REQUEST_TIMEOUT_MS)]
     pub request_timeout_ms: u64,
+
+    /// An http:// URL that receives the changefeed as signed POSTs (repeatable; the variable
+    /// takes a comma-separated list).
+    #[arg(long, env = "OTTERDOC_WEBHOOK_URL", value_delimiter = ',')]
+    pub webhook_url: Vec<String>,
+
+    /// File holding the secret that signs webhook deliveries (HMAC-SHA256; trailing
+    /// whitespace ignored). Required with --webhook-url.
+    #[arg(long, env = "OTTERDOC_WEBHOOK_SECRET_FILE")]
+    pub webhook_secret_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -284,6 +303,8 @@ impl Config {
             submission_burst: defaults::SUBMISSION_BURST,
             max_outbound_bytes: defaults::MAX_OUTBOUND_BYTES,
             request_timeout_ms: defaults::REQUEST_TIMEOUT_MS,
+            webhook_url: Vec::new(),
+            webhook_secret_file: None,
         }
     }
 

@@ -7,6 +7,7 @@
 //! Data flows one way — socket → session → document task → store / broadcast → subscription →
 //! socket — and each module imports only modules below it in this list (no cycles):
 //! - [`server`]: start-up, and graceful shutdown phase by phase;
+//! - [`webhook`]: the changefeed delivered to `--webhook-url`s, signed and retried;
 //! - [`listener`]: the accept loop (socket options, HTTP/1.1 with upgrades, head timeout);
 //! - [`http`]: the HTTP routes and the WebSocket upgrade; [`websocket`]: a WebSocket as the
 //!   byte transport of a STOMP session; [`demo`]: the demo editor's files, embedded;
@@ -45,6 +46,7 @@ pub mod shutdown;
 pub mod stomp;
 pub mod store;
 pub mod subscription;
+pub mod webhook;
 pub mod websocket;
 pub mod wire;
 

@@ -50,6 +50,12 @@ pub struct Metrics {
     pub errors: Family<Label, Counter>,
     /// Credentials refused, by reason.
     pub auth_failures: Family<Label, Counter>,
+    /// Batches a webhook acknowledged, by webhook URL.
+    pub webhook_deliveries: Family<Label, Counter>,
+    /// Failed webhook POSTs (retried), by webhook URL.
+    pub webhook_failures: Family<Label, Counter>,
+    /// Changefeed entries a webhook has not acknowledged yet, by webhook URL.
+    pub webhook_lag: Family<Label, Gauge>,
 }
 
 impl Default for Metrics {
@@ -82,6 +88,9 @@ impl Metrics {
             frames_out: Counter::default(),
             errors: Family::default(),
             auth_failures: Family::default(),
+            webhook_deliveries: Family::default(),
+            webhook_failures: Family::default(),
+            webhook_lag: Family::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -148,7 +157,31 @@ impl Metrics {
             "Credentials refused, by reason",
             m.auth_failures.clone(),
         );
+        r.register(
+            "webhook_deliveries",
+            "Changefeed batches a webhook acknowledged, by webhook",
+            m.webhook_deliveries.clone(),
+        );
+        r.register(
+            "webhook_failures",
+            "Failed webhook POSTs (retried with backoff), by webhook",
+            m.webhook_failures.clone(),
+        );
+        r.register(
+            "webhook_lag_entries",
+            "Changefeed entries a webhook has not acknowledged yet, by webhook",
+            m.webhook_lag.clone(),
+        );
         Metrics { registry, ..m }
+    }
+
+    /// Sets `family`'s gauge under `label`.
+    pub fn set(family: &Family<Label, Gauge>, label: &str, value: u64) {
+        family
+            .get_or_create(&Label {
+                label: label.to_owned(),
+            })
+            .set(i64::try_from(value).unwrap_or(i64::MAX));
     }
 
     /// Counts one of `family` under `label`.

@@ -12,6 +12,7 @@ use crate::app::App;
 use crate::config::limits::DRAIN_TIMEOUT;
 use crate::config::Config;
 use crate::store::{SledStore, StoreError};
+use crate::webhook::Webhooks;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +28,9 @@ pub enum StartError {
     /// Authentication or the admin token is misconfigured.
     #[error("{0}")]
     Setup(#[from] crate::app::SetupError),
+    /// A webhook flag is wrong.
+    #[error("{0}")]
+    Webhook(#[from] crate::webhook::WebhookError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -47,6 +51,7 @@ pub struct Server {
 impl Server {
     /// Opens storage, binds `config.listen` (port 0 picks a free port) and starts serving.
     pub async fn start(config: Config) -> Result<Server, StartError> {
+        let webhooks = Webhooks::from_config(&config)?;
         let store = SledStore::open(&config.data).map_err(|source| StartError::Storage {
             path: config.data.display().to_string(),
             source,
@@ -62,18 +67,28 @@ impl Server {
         let app = App::new(config, Arc::new(store))?;
         let service = crate::http::Service::new(app.clone());
         let accept = crate::listener::serve(listener, app.clone(), service);
-        let task = tokio::spawn(Self::run(app.clone(), accept));
+        let deliveries = webhooks.start(&app);
+        let task = tokio::spawn(Self::run(app.clone(), accept, deliveries));
         tracing::info!(%addr, "otterdoc listening");
         Ok(Server { addr, app, task })
     }
 
     /// Accepts until shutdown starts, then shuts down in order.
-    async fn run(app: App, accept: impl std::future::Future<Output = ()>) {
+    async fn run(
+        app: App,
+        accept: impl std::future::Future<Output = ()>,
+        deliveries: Vec<JoinHandle<()>>,
+    ) {
         // Accepting ends at the shutdown signal (the intake phase), and sessions stop reading
         // frames. The documents then finish what is queued, so every op accepted so far is
         // durable and its outcome settled; then the connections report those outcomes (the
         // RECEIPTs of ops applied during the drain) and close.
         accept.await;
+        // Webhook deliveries stop with the intake (an unacknowledged batch is sent again
+        // after the restart).
+        for delivery in deliveries {
+            let _ = delivery.await;
+        }
         app.documents.shutdown().await;
         if !app.shutdown.connections.stop(DRAIN_TIMEOUT).await {
             tracing::warn!("connections still open after the drain timeout");

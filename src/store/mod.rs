@@ -1,5 +1,5 @@
 //! The storage boundary: everything the document tasks, subscriptions, HTTP routes and
-//! changefeed need from durable storage, as the [`Store`] trait, with the records it stores
+//! webhooks need from durable storage, as the [`Store`] trait, with the records it stores
 //! ([`OpRecord`], [`Change`]). The sled implementation ([`SledStore`]) is the embedded default;
 //! the contract every implementation must meet is checked by one test suite
 //! (`tests/it/store_contract.rs`) run against each.
@@ -234,6 +234,12 @@ pub trait Store: Send + Sync + 'static {
     /// The cursor of the newest durable changefeed entry (0 for an empty feed), updated as
     /// commits become durable: readers wait on it for new entries.
     fn changes_head(&self) -> tokio::sync::watch::Receiver<u64>;
+
+    /// The cursor up to which the webhook `name` has acknowledged the feed, if ever stored.
+    async fn webhook_cursor(&self, name: &str) -> Result<Option<u64>, StoreError>;
+
+    /// Durably records that the webhook `name` has acknowledged every entry up to `cursor`.
+    async fn set_webhook_cursor(&self, name: &str, cursor: u64) -> Result<(), StoreError>;
 
     /// Makes everything written so far durable (used at shutdown).
     async fn flush(&self) -> Result<(), StoreError>;

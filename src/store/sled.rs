@@ -4,7 +4,8 @@
 //!
 //! - tree `meta`: key `format` → `otterdoc-ops-v2`; a database with another value (or with ops
 //!   and no marker) is refused at start-up, except `otterdoc-ops-v1`, which is upgraded in
-//!   place. Also `deleting 0x00 <doc id>` → a deletion in progress (completed at start-up).
+//!   place. Also `webhook 0x00 <url>` → the webhook's delivered cursor, and
+//!   `deleting 0x00 <doc id>` → a deletion in progress (completed at start-up).
 //! - tree `ops`: key `<doc id bytes> 0x00 <version u64 big-endian>` → the [`OpRecord`] as JSON,
 //!   with its changefeed `cursor`. Doc ids never contain NUL, so one document's keys form one
 //!   contiguous, version-ordered run.
@@ -40,6 +41,8 @@ pub const FORMAT: &[u8] = b"otterdoc-ops-v2";
 /// The previous format, upgraded in place when opened: records without `hash` or `cursor`.
 const FORMAT_V1: &[u8] = b"otterdoc-ops-v1";
 
+/// Prefix of the `meta` keys of webhook cursors.
+const WEBHOOK_PREFIX: &[u8] = b"webhook\0";
 /// Prefix of the `meta` keys of deletions in progress.
 const DELETING_PREFIX: &[u8] = b"deleting\0";
 /// Keys read (and removed) at a time while deleting a document.
@@ -226,6 +229,10 @@ struct RecordV1 {
     seq: u64,
     user: String,
     time: u64,
+}
+
+fn webhook_key(name: &str) -> Vec<u8> {
+    [WEBHOOK_PREFIX, name.as_bytes()].concat()
 }
 
 fn deleting_key(doc: &str) -> Vec<u8> {
@@ -667,6 +674,15 @@ impl Store for SledStore {
 
     fn changes_head(&self) -> watch::Receiver<u64> {
         self.feed.durable.subscribe()
+    }
+
+    async fn webhook_cursor(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self.meta.get(webhook_key(name))?.and_then(|v| u64_of(&v)))
+    }
+
+    async fn set_webhook_cursor(&self, name: &str, cursor: u64) -> Result<(), StoreError> {
+        self.meta.insert(webhook_key(name), &cursor.to_be_bytes())?;
+        self.flush_all().await
     }
 
     async fn flush(&self) -> Result<(), StoreError> {

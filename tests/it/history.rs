@@ -1371,3 +1371,287 @@ async fn a_data_dir_of_format_v1_is_upgraded_in_place_and_stays_readable() {
         .unwrap();
     assert_eq!(&format[..], otterdoc::store::FORMAT);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Webhooks
+// ---------------------------------------------------------------------------------------------
+
+/// How the local webhook receiver answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// 500.
+    Fail,
+    /// 200 after a delay.
+    Slow,
+    /// 200.
+    Ok,
+}
+
+/// What the receiver saw: every POST (when, its body, and whether the signature was right),
+/// and the bodies it acknowledged.
+#[derive(Default)]
+struct Received {
+    attempts: Vec<(std::time::Instant, Value, bool)>,
+    acknowledged: Vec<Value>,
+}
+
+type Shared<T> = std::sync::Arc<std::sync::Mutex<T>>;
+
+/// A webhook receiver on a raw socket (so it can also be down: not listening at all).
+struct Receiver {
+    addr: std::net::SocketAddr,
+    mode: Shared<Mode>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Receiver {
+    async fn start(
+        port: u16,
+        mode: Mode,
+        secret: &'static str,
+        received: Shared<Received>,
+    ) -> Receiver {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_reuseaddr(true).unwrap();
+        socket.bind(([127, 0, 0, 1], port).into()).unwrap();
+        let listener = socket.listen(64).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mode = std::sync::Arc::new(std::sync::Mutex::new(mode));
+        let task = {
+            let (mode, received) = (mode.clone(), received.clone());
+            tokio::spawn(async move {
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        return;
+                    };
+                    let (mode, received) = (mode.clone(), received.clone());
+                    tokio::spawn(async move {
+                        let _ = Self::serve(stream, mode, received, secret).await;
+                    });
+                }
+            })
+        };
+        Receiver {
+            addr,
+            mode,
+            task: Some(task),
+        }
+    }
+
+    async fn serve(
+        mut stream: tokio::net::TcpStream,
+        mode: Shared<Mode>,
+        received: Shared<Received>,
+        secret: &str,
+    ) -> std::io::Result<()> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut buf = Vec::new();
+        loop {
+            let mut chunk = [0u8; 8192];
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            let mut headers = [httparse::EMPTY_HEADER; 32];
+            let mut request = httparse::Request::new(&mut headers);
+            let httparse::Status::Complete(head) = request.parse(&buf).unwrap() else {
+                continue;
+            };
+            let header = |name: &str| {
+                request
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case(name))
+                    .map(|h| String::from_utf8_lossy(h.value).into_owned())
+            };
+            let length: usize = header("content-length").unwrap().parse().unwrap();
+            if buf.len() < head + length {
+                continue;
+            }
+            let body = &buf[head..head + length];
+            let timestamp: u64 = header("x-otterdoc-timestamp").unwrap().parse().unwrap();
+            let signed = header("x-otterdoc-signature")
+                == Some(otterdoc::webhook::signature(
+                    secret.as_bytes(),
+                    timestamp,
+                    body,
+                ));
+            let value: Value = serde_json::from_slice(body).unwrap();
+            let now_mode = *mode.lock().unwrap();
+            received.lock().unwrap().attempts.push((
+                std::time::Instant::now(),
+                value.clone(),
+                signed,
+            ));
+            let status = match now_mode {
+                Mode::Fail => "500 Internal Server Error",
+                Mode::Slow => {
+                    tokio::time::sleep(Duration::from_millis(700)).await;
+                    "200 OK"
+                }
+                Mode::Ok => "200 OK",
+            };
+            if status.starts_with("200") {
+                received.lock().unwrap().acknowledged.push(value);
+            }
+            let answer =
+                format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            stream.write_all(answer.as_bytes()).await?;
+            return Ok(());
+        }
+    }
+
+    fn set(&self, mode: Mode) {
+        *self.mode.lock().unwrap() = mode;
+    }
+
+    /// Stops listening: connections are refused until it starts again.
+    fn down(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Waits until `done` holds for what the receiver saw.
+async fn until(received: &Shared<Received>, what: &str, done: impl Fn(&Received) -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT * 3;
+    while !done(&received.lock().unwrap()) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Every changefeed cursor the receiver acknowledged, in the order it acknowledged them.
+fn acknowledged_cursors(received: &Received) -> Vec<u64> {
+    received
+        .acknowledged
+        .iter()
+        .flat_map(|b| b["changes"].as_array().unwrap().clone())
+        .map(|c| c["cursor"].as_u64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn webhooks_retry_a_failing_slow_or_absent_receiver_and_resume_after_kill_9() {
+    const SECRET: &str = "webhook secret";
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let secret_file = dir.path().join("webhook-secret");
+    std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
+    let received: Shared<Received> = Default::default();
+    let mut receiver = Receiver::start(0, Mode::Fail, SECRET, received.clone()).await;
+    let url = format!("http://{}/hook", receiver.addr);
+    let flags = [
+        "--webhook-url",
+        &url,
+        "--webhook-secret-file",
+        secret_file.to_str().unwrap(),
+    ];
+    let mut server = ServerProcess::spawn(&data, &flags);
+    for i in 0..5u64 {
+        submit(server.addr, "hooked", i + 1, i, append_op(i as usize, "w")).await;
+    }
+    // Failing: the same batch again, with growing pauses.
+    until(&received, "three failed attempts", |r| {
+        r.attempts.len() >= 3
+    })
+    .await;
+    {
+        let r = received.lock().unwrap();
+        let firsts: Vec<&Value> = r.attempts.iter().map(|(_, b, _)| &b["first"]).collect();
+        assert!(firsts.windows(2).all(|w| w[0] == w[1]), "{firsts:?}");
+        assert!(
+            r.attempts.iter().all(|(_, _, signed)| *signed),
+            "every POST is signed"
+        );
+        let gaps: Vec<Duration> = r.attempts.windows(2).map(|w| w[1].0 - w[0].0).collect();
+        eprintln!("webhook retry gaps while failing: {gaps:?}");
+        assert!(gaps[1] > gaps[0], "backoff grows: {gaps:?}");
+    }
+    let (_, metrics) = {
+        let response = request(server.addr, "GET", "/metrics", &[], None).await;
+        (response.status, String::from_utf8(response.body).unwrap())
+    };
+    assert!(
+        metrics.contains("otterdoc_webhook_failures_total"),
+        "{metrics}"
+    );
+
+    // Slow but answering: everything arrives, in order.
+    receiver.set(Mode::Slow);
+    let feed = changes_after(server.addr, 0).await;
+    let want: Vec<u64> = feed.iter().map(|c| c["cursor"].as_u64().unwrap()).collect();
+    until(&received, "the first five entries", |r| {
+        acknowledged_cursors(r) == want
+    })
+    .await;
+    assert_eq!(
+        received.lock().unwrap().acknowledged[0]["changes"]
+            .as_array()
+            .unwrap(),
+        &feed
+    );
+
+    // Down (not listening) while more is committed, and the server killed.
+    receiver.down();
+    for i in 5..10u64 {
+        submit(server.addr, "hooked", i + 1, i, append_op(i as usize, "w")).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.kill9();
+    let acknowledged_before = acknowledged_cursors(&received.lock().unwrap());
+    let server = ServerProcess::spawn(&data, &flags);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // It comes back: everything after what it acknowledged, in order, at least once.
+    let _receiver = Receiver::start(receiver.addr.port(), Mode::Ok, SECRET, received.clone()).await;
+    let feed = changes_after(server.addr, 0).await;
+    let all: Vec<u64> = feed.iter().map(|c| c["cursor"].as_u64().unwrap()).collect();
+    assert_eq!(all.len(), 10);
+    until(&received, "all ten entries", |r| {
+        acknowledged_cursors(r).last() == all.last()
+    })
+    .await;
+    let got = acknowledged_cursors(&received.lock().unwrap());
+    assert_eq!(got[..acknowledged_before.len()], acknowledged_before[..]);
+    let mut deduped = got.clone();
+    deduped.dedup();
+    assert!(deduped.windows(2).all(|w| w[0] < w[1]), "in order: {got:?}");
+    assert_eq!(deduped, all, "every entry, none invented: {got:?}");
+    let (status, metrics) = {
+        let response = request(server.addr, "GET", "/metrics", &[], None).await;
+        (response.status, String::from_utf8(response.body).unwrap())
+    };
+    assert_eq!(status, 200);
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("otterdoc_webhook_lag_entries") && l.ends_with(" 0")),
+        "{metrics}"
+    );
+
+    // Misconfigured webhooks stop start-up.
+    let (status, _, stderr) = crate::common::process::run_to_exit(crate::common::process::serve(
+        &dir.path().join("other"),
+        &["--webhook-url", &url],
+    ))
+    .await;
+    assert!(!status.success());
+    assert!(stderr.contains("--webhook-secret-file"), "{stderr}");
+    let (status, _, stderr) = crate::common::process::run_to_exit(crate::common::process::serve(
+        &dir.path().join("other"),
+        &[
+            "--webhook-url",
+            "https://example.com/",
+            "--webhook-secret-file",
+            secret_file.to_str().unwrap(),
+        ],
+    ))
+    .await;
+    assert!(!status.success());
+    assert!(stderr.contains("http://"), "{stderr}");
+}

@@ -66,6 +66,20 @@ async fn run_contract(open: Open<'_>) {
     every_append_enters_the_changefeed_in_commit_order(open).await;
     a_deletion_removes_everything_and_the_id_starts_over(open).await;
     documents_are_listed_by_prefix_in_pages(open).await;
+    webhook_cursors_are_stored_durably(open).await;
+}
+
+async fn webhook_cursors_are_stored_durably(open: Open<'_>) {
+    {
+        let store = open();
+        assert_eq!(store.webhook_cursor("http://a/").await.unwrap(), None);
+        store.set_webhook_cursor("http://a/", 7).await.unwrap();
+        store.set_webhook_cursor("http://b/", 3).await.unwrap();
+        store.set_webhook_cursor("http://a/", 9).await.unwrap();
+    }
+    let store = open();
+    assert_eq!(store.webhook_cursor("http://a/").await.unwrap(), Some(9));
+    assert_eq!(store.webhook_cursor("http://b/").await.unwrap(), Some(3));
 }
 
 async fn records_keep_their_hash_chain_and_verify_finds_the_first_break(open: Open<'_>) {
