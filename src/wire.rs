@@ -40,35 +40,48 @@ pub struct SubmissionIds {
     pub seq: Option<u64>,
 }
 
+/// A SEND body as the JSON object it must be: at most `max` bytes (else `too_large`, naming
+/// `what`), JSON, and an object (else `malformed-body`, naming its `shape`).
+fn body_object(
+    body: &[u8],
+    max: usize,
+    too_large: ErrorCode,
+    what: &str,
+    shape: &str,
+) -> Result<serde_json::Map<String, Value>, (Rejection, SubmissionIds)> {
+    let fail = |code: ErrorCode, message: String| {
+        Err((Rejection::new(code, message), SubmissionIds::default()))
+    };
+    if body.len() > max {
+        let size = body.len();
+        return fail(
+            too_large,
+            format!("{what} is {size} bytes, over the {max}-byte limit"),
+        );
+    }
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => fail(
+            ErrorCode::MalformedBody,
+            format!("body must be a JSON object {shape}"),
+        ),
+        Err(e) => fail(ErrorCode::MalformedBody, format!("body is not JSON: {e}")),
+    }
+}
+
 impl Submission {
     /// Parses a submission body. `max_op_bytes` caps the body size.
     pub fn parse(
         body: &[u8],
         max_op_bytes: usize,
     ) -> Result<Submission, (Rejection, SubmissionIds)> {
-        if body.len() > max_op_bytes {
-            let err = Rejection::new(
-                ErrorCode::OpTooLarge,
-                format!(
-                    "the operation is {} bytes, over the {max_op_bytes}-byte limit",
-                    body.len()
-                ),
-            );
-            return Err((err, SubmissionIds::default()));
-        }
-        let value: Value = serde_json::from_slice(body).map_err(|e| {
-            (
-                Rejection::new(ErrorCode::MalformedBody, format!("body is not JSON: {e}")),
-                SubmissionIds::default(),
-            )
-        })?;
-        let Value::Object(map) = &value else {
-            let err = Rejection::new(
-                ErrorCode::MalformedBody,
-                "body must be a JSON object {\"client\",\"seq\",\"base\",\"op\"}",
-            );
-            return Err((err, SubmissionIds::default()));
-        };
+        let map = body_object(
+            body,
+            max_op_bytes,
+            ErrorCode::OpTooLarge,
+            "the operation",
+            "{\"client\",\"seq\",\"base\",\"op\"}",
+        )?;
         let ids = SubmissionIds {
             client: map.get("client").and_then(Value::as_str).map(str::to_owned),
             seq: map.get("seq").and_then(Value::as_u64),
@@ -160,29 +173,13 @@ impl PresenceUpdate {
     /// Parses a presence update body. The error names `client` when it could be read, for the
     /// error event.
     pub fn parse(body: &[u8]) -> Result<PresenceUpdate, (Rejection, SubmissionIds)> {
-        if body.len() > MAX_PRESENCE_BYTES {
-            let err = Rejection::new(
-                ErrorCode::InvalidPresence,
-                format!(
-                    "the presence update is {} bytes, over the {MAX_PRESENCE_BYTES}-byte limit",
-                    body.len()
-                ),
-            );
-            return Err((err, SubmissionIds::default()));
-        }
-        let value: Value = serde_json::from_slice(body).map_err(|e| {
-            (
-                Rejection::new(ErrorCode::MalformedBody, format!("body is not JSON: {e}")),
-                SubmissionIds::default(),
-            )
-        })?;
-        let Value::Object(map) = &value else {
-            let err = Rejection::new(
-                ErrorCode::MalformedBody,
-                "body must be a JSON object {\"client\",\"version\",\"selection\"}",
-            );
-            return Err((err, SubmissionIds::default()));
-        };
+        let map = body_object(
+            body,
+            MAX_PRESENCE_BYTES,
+            ErrorCode::InvalidPresence,
+            "the presence update",
+            "{\"client\",\"version\",\"selection\"}",
+        )?;
         let ids = SubmissionIds {
             client: map.get("client").and_then(Value::as_str).map(str::to_owned),
             seq: None,
@@ -239,8 +236,8 @@ impl PresenceUpdate {
                 head: end("head")?,
             });
         }
-        let name = display_string(map, "name", MAX_PRESENCE_NAME_LEN).map_err(fail)?;
-        let color = display_string(map, "color", MAX_PRESENCE_COLOR_LEN).map_err(fail)?;
+        let name = display_string(&map, "name", MAX_PRESENCE_NAME_LEN).map_err(fail)?;
+        let color = display_string(&map, "color", MAX_PRESENCE_COLOR_LEN).map_err(fail)?;
         Ok(PresenceUpdate {
             client,
             version,

@@ -6,7 +6,7 @@
 //! what arrives.
 //!
 //! The transforms mirror the otterdoc server's tie-break (see [`crate::transform`]): pending
-//! local operations are on [`Side::Right`] against a received one, as the server puts an
+//! local operations are on [`Side::Left`] against a received one, as the server puts an
 //! incoming operation against its history.
 
 use thiserror::Error;
@@ -94,7 +94,7 @@ impl ClientState {
         match std::mem::take(self) {
             ClientState::Synchronized => Ok(op.clone()),
             ClientState::AwaitingConfirm { outstanding } => {
-                let (outstanding, op) = transform(&outstanding, op, Side::Right)?;
+                let (outstanding, op) = transform(&outstanding, op, Side::Left)?;
                 *self = ClientState::AwaitingConfirm { outstanding };
                 Ok(op)
             }
@@ -102,8 +102,8 @@ impl ClientState {
                 outstanding,
                 buffer,
             } => {
-                let (outstanding, op) = transform(&outstanding, op, Side::Right)?;
-                let (buffer, op) = transform(&buffer, &op, Side::Right)?;
+                let (outstanding, op) = transform(&outstanding, op, Side::Left)?;
+                let (buffer, op) = transform(&buffer, &op, Side::Left)?;
                 *self = ClientState::AwaitingWithBuffer {
                     outstanding,
                     buffer,
@@ -148,10 +148,12 @@ mod tests {
         assert_eq!(c.local(op(1, 1, 0, "b")), Ok(None));
         assert_eq!(c.local(op(2, 2, 0, "c")), Ok(None));
         assert_eq!(c.buffer(), Some(&op(1, 1, 0, "bc")));
-        // Another client's "x" at 0 arrives: ours ("a", then "bc") stays right of it.
+        // Another client's "x" at 0 arrives: ours ("a", then "bc") reaches the server after
+        // it, so it goes left of it.
         let applied = c.remote(&op(0, 0, 0, "x")).unwrap();
-        assert_eq!(applied, op(3, 0, 0, "x"));
-        assert_eq!(c.ack(), Ok(Some(op(2, 2, 0, "bc"))));
+        assert_eq!(applied, op(3, 3, 0, "x"));
+        assert_eq!(c.outstanding(), Some(&op(1, 0, 0, "a")));
+        assert_eq!(c.ack(), Ok(Some(op(2, 1, 0, "bc"))));
         assert_eq!(c.ack(), Ok(None));
         assert_eq!(c, ClientState::Synchronized);
         assert_eq!(c.ack(), Err(ClientError::NothingInFlight));

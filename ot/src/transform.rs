@@ -6,10 +6,13 @@
 //!
 //! When both operations insert at the same position, [`Side`] decides whose text comes first.
 //! The otterdoc server transforms an incoming operation against every operation already in the
-//! history after its base with the **incoming operation on [`Side::Right`]**: text that reached
-//! the server first stays first. A client mirroring the server therefore transforms its own
+//! history after its base with the **incoming operation on [`Side::Left`]**: at one position the
+//! later operation's text goes first. Editors keep a caret before text someone else inserts at
+//! it, so keys typed before the other operation was seen belong before that text; this
+//! tie-break puts them there, and two people typing at one spot each get an unbroken run (the
+//! ot.js and ShareDB convention). A client mirroring the server therefore transforms its own
 //! pending (unacknowledged) operation against a received operation with its pending operation on
-//! `Side::Right` — i.e. `transform(&pending, &received, Side::Right)` — and applies the returned
+//! `Side::Left` — i.e. `transform(&pending, &received, Side::Left)` — and applies the returned
 //! `received′` to its document.
 
 use crate::error::OtError;

@@ -621,7 +621,7 @@ impl DocumentActor {
                 ),
             )
         })?;
-        let op = transform_through(&op, history.iter().map(|r| &r.op), Side::Right)
+        let op = transform_through(&op, history.iter().map(|r| &r.op), Side::Left)
             .map_err(|e| Rejection::new(ErrorCode::Internal, format!("transform failed: {e}")))?;
         self.apply_within_limit(&op)?;
         self.version += 1;

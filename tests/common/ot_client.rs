@@ -7,7 +7,7 @@
 //! - if it is the in-flight op (same `client` and `seq`), that op is acknowledged: the version
 //!   becomes the event's and the buffer (if any) is sent next, based on that version;
 //! - otherwise the in-flight op and the buffer are transformed against it (pending ops on
-//!   `Side::Right`, as the server puts an incoming op against its history), the transformed
+//!   `Side::Left`, as the server puts an incoming op against its history), the transformed
 //!   incoming op is applied locally, and the version becomes the event's.
 //!
 //! Every SEND carries a receipt `op-<seq>`. The RECEIPT is checked (an `error` header panics) and
@@ -432,13 +432,13 @@ impl OtClient {
             self.transformed += 1;
         }
         if let Some(inflight) = &mut self.inflight {
-            let (pending, received) = transform(&inflight.op, &incoming, Side::Right)
+            let (pending, received) = transform(&inflight.op, &incoming, Side::Left)
                 .unwrap_or_else(|e| panic!("transform against in-flight op: {e}"));
             inflight.op = pending;
             incoming = received;
         }
         if let Some(buffer) = &mut self.buffer {
-            let (pending, received) = transform(buffer, &incoming, Side::Right)
+            let (pending, received) = transform(buffer, &incoming, Side::Left)
                 .unwrap_or_else(|e| panic!("transform against buffer: {e}"));
             *buffer = pending;
             incoming = received;

@@ -327,8 +327,8 @@ async fn an_op_event_reaches_its_submitter_and_every_other_subscriber() {
             "every subscriber sees the same event"
         );
 
-        // A stale op from b is transformed (incoming on the right: "héllo 👋" stays first), and
-        // both see it as applied.
+        // A stale op from b is transformed (incoming on the left: at the same position its "X"
+        // goes before "héllo 👋"), and both see it as applied.
         let body = json!({"client":"rt-b","seq":1,"base":0,"op":["X"]});
         let (version, mut frames) = submit_with_frames(&mut b, doc, &body).await;
         assert_eq!(version, 2);
@@ -336,7 +336,7 @@ async fn an_op_event_reaches_its_submitter_and_every_other_subscriber() {
             frames.push(b.frame().await);
         }
         let ev_b = body_json(&frames[0]);
-        assert_eq!(ev_b["op"], json!([7, "X"]));
+        assert_eq!(ev_b["op"], json!(["X", 7]));
         assert_eq!(
             (ev_b["client"].clone(), ev_b["seq"].clone()),
             (json!("rt-b"), json!(1))
@@ -353,13 +353,13 @@ async fn an_op_event_reaches_its_submitter_and_every_other_subscriber() {
         let records = all_ops(server.addr, doc, None).await;
         assert_event_is_record(&ev, &records[0], doc);
         assert_event_is_record(&ev_b, &records[1], doc);
-        assert_eq!(get_doc(server.addr, doc).await, (2, "héllo 👋X".to_owned()));
+        assert_eq!(get_doc(server.addr, doc).await, (2, "Xhéllo 👋".to_owned()));
     })
     .await;
 }
 
 #[tokio::test]
-async fn concurrent_edits_at_the_same_place_converge_first_arrival_first() {
+async fn concurrent_edits_at_the_same_place_converge_later_arrival_first() {
     bounded(async {
         let server = TestServer::start().await;
         let doc = "tie";
@@ -372,16 +372,17 @@ async fn concurrent_edits_at_the_same_place_converge_first_arrival_first() {
         b.insert(0, "¡").await;
         b.insert(1, "👋 ").await;
         assert_eq!(b.content(), "¡👋 ");
-        // a edits concurrently with b's ops too.
-        a.insert(0, "Oh, ").await;
+        // a edits concurrently with b's ops too, elsewhere.
+        a.insert(5, " there").await;
         a.wait_idle().await;
         b.wait_idle().await;
         let (version, content) = get_doc(server.addr, doc).await;
         assert_eq!(version, 4);
         a.wait_version(version).await;
         b.wait_version(version).await;
-        // "hello" reached the server first, so it stays before b's insert at the same place.
-        assert_eq!(content, "Oh, hello¡👋 ");
+        // "hello" reached the server first; b's inserts at the same place, typed before b saw
+        // it, go before it, in one run.
+        assert_eq!(content, "¡👋 hello there");
         assert_eq!(a.content(), content);
         assert_eq!(b.content(), content);
         assert!(b.transformed >= 1, "b transformed its pending ops");
@@ -816,7 +817,8 @@ async fn an_idle_document_is_unloaded_and_reloads_transparently() {
         server.wait_all_unloaded().await;
         let stale = json!({"client":"w","seq":3,"base":v1,"op":splice_json(len1, len1, 0, "?")});
         assert_eq!(submit(&mut w, doc, &stale).await, v1 + 3);
-        let expected = format!("¿{content1}!?");
+        // At the end, "?" (later) goes before the "!" committed after its base.
+        let expected = format!("¿{content1}?!");
 
         server.wait_all_unloaded().await;
         assert_eq!(get_doc(server.addr, doc).await, (v1 + 3, expected.clone()));

@@ -7,7 +7,11 @@
 //! text, with every op they made in the history exactly once.
 //!
 //! `OTTERDOC_TEST_CRASH_TRIALS` sets the number of kills (the test command's default is quick;
-//! `docs/operations.md` gives the long run), `OTTERDOC_TEST_CRASH_SEED` replays a run.
+//! `docs/operations.md` gives the long run), `OTTERDOC_TEST_CRASH_SEED` replays a run:
+//!
+//! ```sh
+//! OTTERDOC_TEST_CRASH_TRIALS=500 cargo test --test it crash -- --nocapture
+//! ```
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

@@ -504,18 +504,21 @@ fn protocol_examples_of_the_wire_format_do_what_the_prose_says() {
 #[test]
 fn protocol_tie_break_example_is_what_the_ot_crate_computes() {
     let md = doc("protocol.md");
-    assert!(md.contains("Side::Right"));
+    assert!(md.contains("with the **incoming op on `Side::Left`**"));
+    assert!(md.contains("`ot::transform_through(&incoming, history, Side::Left)`"));
     let y = Operation::from_json(r#"["y"]"#).unwrap();
     let x = Operation::from_json(r#"["x"]"#).unwrap();
-    // Server: B's ["y"] arrives after A's ["x"] and is transformed on Side::Right.
-    let server = ot::transform_through(&y, [&x], ot::Side::Right).unwrap();
-    assert_eq!(server.to_json(), r#"[1,"y"]"#);
+    // Server: B's ["y"] arrives after A's ["x"] and is transformed on Side::Left.
+    let server = ot::transform_through(&y, [&x], ot::Side::Left).unwrap();
+    assert_eq!(server.to_json(), r#"["y",1]"#);
+    assert!(md.contains(r#"is transformed to `["y", 1]` and the result is `yx`"#));
+    assert_eq!(server.apply("x").unwrap(), "yx");
     // Client B mirrors it.
-    let (pending, received) = ot::transform(&y, &x, ot::Side::Right).unwrap();
-    assert_eq!(pending.to_json(), r#"[1,"y"]"#);
-    assert_eq!(received.to_json(), r#"["x",1]"#);
-    assert_eq!(received.apply("y").unwrap(), "xy");
-    assert!(md.contains(r#"`transform(["y"], ["x"], Side::Right)` = `([1, "y"], ["x", 1])`"#));
+    let (pending, received) = ot::transform(&y, &x, ot::Side::Left).unwrap();
+    assert_eq!(pending.to_json(), r#"["y",1]"#);
+    assert_eq!(received.to_json(), r#"[1,"x"]"#);
+    assert_eq!(received.apply("y").unwrap(), "yx");
+    assert!(md.contains(r#"`transform(["y"], ["x"], Side::Left)` = `(["y", 1], [1, "x"])`"#));
 }
 
 #[test]

@@ -97,33 +97,34 @@ async fn post_applies_transforms_stale_ops_and_dedups_resubmissions() {
         get_doc(server.addr, "post").await,
         (4, "he-ll!o world".to_owned())
     );
-    // At the position where a concurrent op inserted, it goes after that op's text.
+    // At the position where a concurrent op inserted, the later op's text goes before that
+    // op's text (docs/protocol.md, the tie-break).
     let (status, body) = post_op(&server, "post", "b", 2, 1, json!([5, "?"])).await;
     assert_eq!(
         (status, body),
-        (200, json!({"version": 5, "op": [13, "?"]}))
+        (200, json!({"version": 5, "op": [7, "?", 6]}))
     );
     assert_eq!(
         get_doc(server.addr, "post").await,
-        (5, "he-ll!o world?".to_owned())
+        (5, "he-ll!o? world".to_owned())
     );
 
-    // Two ops made at base 0 at the same position: both applied, the second transformed after
-    // the first (text that reached the server first stays first).
+    // Two ops made at base 0 at the same position: both applied, the second transformed to go
+    // before the first (the later op's text goes first: docs/protocol.md, the tie-break).
     let (v1, op1) = post_ok(&server, "tie", "x", 1, 0, json!(["x"])).await;
     assert_eq!((v1, &op1), (1, &json!(["x"])));
     let (v2, op2) = post_ok(&server, "tie", "y", 1, 0, json!(["y"])).await;
-    assert_eq!((v2, &op2), (2, &json!([1, "y"])));
-    assert_eq!(get_doc(server.addr, "tie").await, (2, "xy".to_owned()));
+    assert_eq!((v2, &op2), (2, &json!(["y", 1])));
+    assert_eq!(get_doc(server.addr, "tie").await, (2, "yx".to_owned()));
 
     // Resubmitting the same (client, seq) answers with the first outcome and applies nothing.
     for base in [0, 1] {
         let (status, body) = post_op(&server, "tie", "y", 1, base, json!(["y"])).await;
-        assert_eq!((status, body), (200, json!({"version": 2, "op": [1, "y"]})));
+        assert_eq!((status, body), (200, json!({"version": 2, "op": ["y", 1]})));
     }
     let (status, body) = post_op(&server, "tie", "x", 1, 0, json!(["x"])).await;
     assert_eq!((status, body), (200, json!({"version": 1, "op": ["x"]})));
-    assert_eq!(get_doc(server.addr, "tie").await, (2, "xy".to_owned()));
+    assert_eq!(get_doc(server.addr, "tie").await, (2, "yx".to_owned()));
     let ops = all_ops(server.addr, "tie", Some(100)).await;
     assert_eq!(ops.len(), 2, "{ops:?}");
     for (op, (client, seq)) in ops.iter().zip([("x", 1), ("y", 1)]) {

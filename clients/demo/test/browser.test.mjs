@@ -279,6 +279,9 @@ describe("the demo editor in Chromium", () => {
     const b = await editorOn(server.url, doc, BOB);
     const typed = "otters 🦦😀 👩‍💻 🇫🇷 e\u0301 中文 𝄞";
     await a.keyboard.type(typed, { delay: 10 });
+    // b has the whole text before it types at its end (typing while a's last keys are still on
+    // their way would put b's text before them, by the tie-break, which is not what this checks).
+    assert.equal(await converged(server, doc, [a, b]), typed);
     await b.keyboard.press("Control+End");
     await b.keyboard.type(" ✔️👍", { delay: 10 });
     const content = await converged(server, doc, [a, b]);

@@ -13,11 +13,11 @@
  *
  * The tie-break mirrors the server (`docs/protocol.md`, "Transformation and the tie-break a
  * client must mirror"): the server transforms an incoming op against its history with the
- * incoming op on `"right"`, so for every op event from someone else the client computes
+ * incoming op on `"left"`, so for every op event from someone else the client computes
  *
  * ```text
- * [inflight′, s′]  = transform(inflight, s,  "right")
- * [buffer′,   s″]  = transform(buffer,   s′, "right")
+ * [inflight′, s′]  = transform(inflight, s,  "left")
+ * [buffer′,   s″]  = transform(buffer,   s′, "left")
  * ```
  *
  * and applies `s″` to its document. Its own op is recognised on the topic by `client` and `seq`
@@ -179,12 +179,12 @@ export class ClientState {
     let newBuffer: TextOperation | null = null;
     try {
       if (inflight) {
-        const [i2, s2] = transform(inflight.op, s, "right");
+        const [i2, s2] = transform(inflight.op, s, "left");
         newInflight = { submission: inflight.submission, op: i2 };
         s = s2;
       }
       if (this._buffer) {
-        const [b2, s3] = transform(this._buffer, s, "right");
+        const [b2, s3] = transform(this._buffer, s, "left");
         newBuffer = b2;
         s = s3;
       }
@@ -280,17 +280,18 @@ function jsonCodePointBytes(cp: number): number {
  * takes at most `maxBytes` UTF-8 bytes (at least one component, or one code point of an insert,
  * is always taken). `rest` is `null` when `op` fits whole.
  *
- * An insert too large for the head is split so that the head carries its **last** part and
- * `rest` inserts the earlier parts in front of it, at the same position. A concurrent insert at
- * that position therefore ends up before or after the whole text, never between its parts.
+ * An insert too large for the head is split so that the head carries its **first** part and
+ * `rest` inserts the later parts after it. A concurrent insert at the paste position reaches the
+ * server after the head or is already before it; either way the server's tie-break (the later
+ * op's text goes first) puts it before the whole text, never between its parts.
  */
 export function splitOperation(op: TextOperation, maxBytes: number): [TextOperation, TextOperation | null] {
   if (utf8Length(JSON.stringify(op.components)) <= maxBytes) return [op, null];
   const head = new OperationBuilder();
   let budget = maxBytes - 2 - 17; // brackets, and the trailing retain added below
   let taken = 0; // components fully taken
-  let prefix: string | null = null; // the front part of a split insert, left for `rest`
-  let tail = "";
+  let remainder: string | null = null; // the back part of a split insert, left for `rest`
+  let front = "";
   const comps = op.components;
   for (; taken < comps.length; taken++) {
     const c = comps[taken] as Component;
@@ -301,19 +302,18 @@ export function splitOperation(op: TextOperation, maxBytes: number): [TextOperat
       continue;
     }
     if (typeof c === "string") {
-      // Take as many code points from the end of the insert as fit (at least one).
-      let start = c.length;
+      // Take as many code points from the front of the insert as fit (at least one).
+      let end = 0;
       let room = budget - 3; // quotes and comma
-      while (start > 0) {
-        const low = c.charCodeAt(start - 1);
-        const step = start >= 2 && low >= 0xdc00 && low <= 0xdfff && c.charCodeAt(start - 2) >= 0xd800 && c.charCodeAt(start - 2) <= 0xdbff ? 2 : 1;
-        const b = jsonCodePointBytes(c.codePointAt(start - step) as number);
-        if (b > room && start < c.length) break;
+      while (end < c.length) {
+        const cp = c.codePointAt(end) as number;
+        const b = jsonCodePointBytes(cp);
+        if (b > room && end > 0) break;
         room -= b;
-        start -= step;
+        end += cp > 0xffff ? 2 : 1;
       }
-      tail = c.slice(start);
-      prefix = c.slice(0, start);
+      front = c.slice(0, end);
+      remainder = c.slice(end);
     } else if (taken === 0) {
       head.push(c);
       taken++;
@@ -323,12 +323,12 @@ export function splitOperation(op: TextOperation, maxBytes: number): [TextOperat
   const before = head.build(); // the components taken whole
   const headOp = new OperationBuilder();
   for (const c of before.components) headOp.push(c);
-  if (tail) headOp.insert(tail);
+  if (front) headOp.insert(front);
   headOp.retain(op.baseLength - before.baseLength);
-  // `rest` keeps what `head` produced, inserting the front of a split insert before its tail.
-  const rest = new OperationBuilder().retain(before.targetLength);
-  if (prefix !== null) {
-    rest.insert(prefix).retain(codePointLength(tail));
+  // `rest` keeps what `head` produced, inserting the back of a split insert after its front.
+  const rest = new OperationBuilder().retain(before.targetLength + codePointLength(front));
+  if (remainder !== null) {
+    if (remainder) rest.insert(remainder);
     taken++;
   }
   for (let i = taken; i < comps.length; i++) rest.push(comps[i] as Component);

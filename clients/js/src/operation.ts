@@ -27,8 +27,9 @@ export type Component = number | string;
  * Which of two concurrent inserts at the same position goes first. `"left"`: the operation on
  * this side has its insert placed first; `"right"`: second.
  *
- * The otterdoc server transforms an incoming operation with the incoming one on `"right"`, so a
- * client transforms its own unacknowledged operations against received ones on `"right"` too.
+ * The otterdoc server transforms an incoming operation with the incoming one on `"left"` (the
+ * later op's text goes first), so a client transforms its own unacknowledged operations against
+ * received ones on `"left"` too.
  */
 export type Side = "left" | "right";
 

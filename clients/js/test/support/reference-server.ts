@@ -1,7 +1,7 @@
 // A reference implementation of the otterdoc server's document loop (docs/protocol.md,
 // "Transformation and the tie-break a client must mirror" and "Idempotent resubmission"):
 // an incoming op is transformed through the history after its base with the incoming op on
-// "right", applied, and recorded; a (client, seq) already accepted after the base is not applied
+// "left", applied, and recorded; a (client, seq) already accepted after the base is not applied
 // again. Used by the in-memory simulation and the fake STOMP server.
 import { TextOperation, transformThrough, type Component } from "../../src/operation.js";
 import type { Submission } from "../../src/protocol.js";
@@ -41,7 +41,7 @@ export class ReferenceServer {
     } catch (e) {
       return { ok: false, code: "op-does-not-fit", message: (e as Error).message };
     }
-    const applied = transformThrough(op, this.history.slice(s.base).map((r) => r.op), "right");
+    const applied = transformThrough(op, this.history.slice(s.base).map((r) => r.op), "left");
     const next = applied.apply(this.text);
     if (codePointLength(next) > this.maxDocCodePoints) {
       return { ok: false, code: "document-too-large", message: "too large" };

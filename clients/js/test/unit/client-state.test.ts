@@ -15,7 +15,7 @@ function online(clientId = "me", version = 0): ClientState {
 }
 
 describe("ClientState", () => {
-  test("the protocol's example: concurrent inserts at one position give xy on both sides", () => {
+  test("the protocol's example: concurrent inserts at one position give yx on both sides", () => {
     const server = new ReferenceServer();
     const a = online("A");
     const b = online("B");
@@ -25,13 +25,13 @@ describe("ClientState", () => {
     const ra = server.submit(sa);
     const rb = server.submit(sb);
     assert.ok(ra.ok && rb.ok);
-    assert.deepEqual(rb.record.op.toJSON(), [1, "y"]);
-    assert.equal(server.text, "xy");
+    assert.deepEqual(rb.record.op.toJSON(), ["y", 1]);
+    assert.equal(server.text, "yx");
     // B receives A's op while its own is in flight.
     const recv = b.receive(ra.record);
     assert.equal(recv.kind, "remote");
-    if (recv.kind === "remote") assert.deepEqual(recv.apply.toJSON(), ["x", 1]);
-    assert.equal(op(["x", 1]).apply("y"), "xy");
+    if (recv.kind === "remote") assert.deepEqual(recv.apply.toJSON(), [1, "x"]);
+    assert.equal(op([1, "x"]).apply("y"), "yx");
     assert.deepEqual(b.receive(rb.record), { kind: "ack", seq: 1, send: null });
     assert.equal(b.status, "synchronized");
     assert.equal(b.version, 2);
@@ -51,7 +51,7 @@ describe("ClientState", () => {
     assert.equal(s.status, "awaiting-confirm");
   });
 
-  test("a remote op is transformed against both the op in flight and the buffer (own ops on the right)", () => {
+  test("a remote op is transformed against both the op in flight and the buffer (own ops on the left)", () => {
     const s = online("me", 0);
     s.applyLocal(op(["ab"])); // in flight
     s.applyLocal(op([2, "cd"])); // buffer
@@ -59,10 +59,10 @@ describe("ClientState", () => {
     const r = s.receive({ version: 1, op: op(["X"]), client: "other", seq: 7 });
     assert.equal(r.kind, "remote");
     if (r.kind !== "remote") return;
-    // Their insert at the same position stays first (it reached the server first).
-    assert.deepEqual(r.apply.toJSON(), ["X", 4]);
-    assert.deepEqual(s.inflight?.op.toJSON(), [1, "ab"]);
-    assert.deepEqual(s.buffer?.toJSON(), [3, "cd"]);
+    // Our inserts at the same position go first: they reach the server after theirs.
+    assert.deepEqual(r.apply.toJSON(), [4, "X"]);
+    assert.deepEqual(s.inflight?.op.toJSON(), ["ab", 1]);
+    assert.deepEqual(s.buffer?.toJSON(), [2, "cd", 1]);
     assert.deepEqual(s.inflight?.submission, { client: "me", seq: 1, base: 0, op: ["ab"] }, "submission kept as sent");
   });
 
@@ -74,9 +74,9 @@ describe("ClientState", () => {
     assert.equal(s.applyLocal(op([2, "c"])), null, "offline: nothing is sent");
     s.receive({ version: 1, op: op(["Z"]), client: "other", seq: 1 }); // replayed on resubscribe
     assert.deepEqual(s.connected(), sent, "same client, seq, base and op");
-    const ack = s.receive({ version: 2, op: op([1, "a"]), client: "me", seq: 1 });
+    const ack = s.receive({ version: 2, op: op(["a", 1]), client: "me", seq: 1 });
     assert.equal(ack.kind, "ack");
-    if (ack.kind === "ack") assert.deepEqual(ack.send, { client: "me", seq: 2, base: 2, op: [2, "bc"] });
+    if (ack.kind === "ack") assert.deepEqual(ack.send, { client: "me", seq: 2, base: 2, op: [1, "bc", 1] });
   });
 
   test("offline edits with nothing in flight stay buffered and go out on connect", () => {
