@@ -405,8 +405,9 @@ pub struct CopyRequest {
     pub history: bool,
 }
 
-/// The fields of a JSON object body, or `malformed-body` naming what it must look like.
-fn body_object(body: &[u8], shape: &str) -> Result<serde_json::Map<String, Value>, Rejection> {
+/// The fields of a history route's JSON object body, or `malformed-body` naming what it must
+/// look like (its size is bounded by the route).
+fn request_object(body: &[u8], shape: &str) -> Result<serde_json::Map<String, Value>, Rejection> {
     let malformed = |msg: String| Rejection::new(ErrorCode::MalformedBody, msg);
     if body.is_empty() {
         return Err(malformed(format!(
@@ -459,7 +460,7 @@ impl Fields<'_> {
 impl Restore {
     /// Parses a restore body `{"version","client","seq","base"?}`.
     pub fn parse(body: &[u8]) -> Result<Restore, Rejection> {
-        let map = body_object(body, "{\"version\",\"client\",\"seq\"}")?;
+        let map = request_object(body, "{\"version\",\"client\",\"seq\"}")?;
         let fields = Fields(&map);
         Ok(Restore {
             version: fields.u64("version")?,
@@ -473,7 +474,7 @@ impl Restore {
 impl TextSubmission {
     /// Parses a text body `{"content","base","client","seq"}`.
     pub fn parse(body: &[u8]) -> Result<TextSubmission, Rejection> {
-        let map = body_object(body, "{\"content\",\"base\",\"client\",\"seq\"}")?;
+        let map = request_object(body, "{\"content\",\"base\",\"client\",\"seq\"}")?;
         let fields = Fields(&map);
         let content = match map.get("content") {
             Some(Value::String(s)) => s.clone(),
@@ -492,7 +493,7 @@ impl TextSubmission {
 impl CopyRequest {
     /// Parses a copy body `{"to","version"?,"history"?}` (`history` defaults to `true`).
     pub fn parse(body: &[u8]) -> Result<CopyRequest, Rejection> {
-        let map = body_object(body, "{\"to\",\"version\",\"history\"}")?;
+        let map = request_object(body, "{\"to\",\"version\",\"history\"}")?;
         let fields = Fields(&map);
         let to = match map.get("to") {
             Some(Value::String(s)) => DocId::parse(s)?,
