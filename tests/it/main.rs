@@ -18,6 +18,7 @@
 //! - `security`: authentication and rights (the matrix), Origin checks and CORS;
 //! - `hostile`: hostile input of every kind against the real binary, with memory measured;
 //! - `hardening`: limits, rate limits, slow readers, metrics, readiness, admin routes, shutdown;
+//! - `speed_probe`: the history read-speed bench (ignored; prints figures);
 //! - `docs_contract`: `docs/` pinned to the code; `layering`: the module layering of `src/`.
 
 // A test binary exports nothing: `pub` in its helper modules means "shared across modules".
@@ -40,6 +41,7 @@ mod presence;
 mod security;
 mod session_timing;
 mod smoke;
+mod speed_probe;
 mod stomp_codec;
 mod stomp_protocol;
 mod store_contract;
