@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as a newcomer and CI run it: installs what it needs (the npm packages of
-# the stompjs interop test, the TypeScript client, the demo editor and the ShareDB benchmark peer,
+# the stompjs interop test over ws, sockjs-client and @stomp/tcp-wrapper, the TypeScript client,
+# the demo editor and the ShareDB benchmark peer,
 # cargo-fuzz), checks that the demo bundle the server embeds is not stale, then checks formatting
 # and lints, fuzzes each target briefly, runs every test of the workspace (server, `ot` crate,
 # and every scenario of `otterdoc-bench` at a tiny size), the TypeScript client's suite, the demo
@@ -9,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== npm ci (stompjs interop client, ShareDB benchmark peer, TypeScript client, demo editor)"
+echo "== npm ci (stompjs interop client over ws, sockjs-client and TCP; ShareDB benchmark peer, TypeScript client, demo editor)"
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 npm ci --prefix bench/peers/sharedb --no-audit --no-fund --loglevel=error
 npm ci --prefix clients/js --no-audit --no-fund --loglevel=error

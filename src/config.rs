@@ -48,6 +48,14 @@ pub mod defaults {
     pub const MAX_OUTBOUND_BYTES: usize = 4 * 1024 * 1024;
     /// `--request-timeout-ms`: longest an HTTP request (head and body) may take to arrive.
     pub const REQUEST_TIMEOUT_MS: u64 = 30_000;
+    /// `--sockjs-path`: the base URL of the SockJS endpoint.
+    pub const SOCKJS_PATH: &str = "/sockjs";
+    /// `--sockjs-heartbeat-ms`: the SockJS protocol's suggested 25 s, under the idle timeouts
+    /// of common proxies and load balancers (often 30-60 s).
+    pub const SOCKJS_HEARTBEAT_MS: u64 = 25_000;
+    /// `--sockjs-disconnect-delay-ms`: the SockJS protocol's 5 s, long enough for a polling
+    /// client to open its next request.
+    pub const SOCKJS_DISCONNECT_DELAY_MS: u64 = 5_000;
 }
 
 /// How clients prove who they are.
@@ -136,6 +144,18 @@ pub mod limits {
     pub const WEBHOOK_BACKOFF_MIN: Duration = Duration::from_millis(500);
     /// The longest wait between two attempts of a webhook POST.
     pub const WEBHOOK_BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+    // SockJS (`docs/protocol.md#sockjs`).
+
+    /// A SockJS streaming response (xhr_streaming, eventsource) ends once it has carried this
+    /// many bytes, so the browser can free what it buffered; the client opens the next one.
+    pub const SOCKJS_STREAMING_BYTES: usize = 128 * 1024;
+    /// Messages from the client (`xhr_send` bodies, SockJS WebSocket messages) queued for a
+    /// SockJS session's STOMP reader; a sender waits while it is full.
+    pub const SOCKJS_INBOUND_QUEUE: usize = 64;
+    /// Encoded STOMP frames queued for a SockJS session between two receiving requests; when
+    /// full, the session's writer waits (and gives up after `--write-timeout-ms`).
+    pub const SOCKJS_OUTBOUND_QUEUE: usize = 256;
 
     // Presence (`docs/protocol.md#presence`). Each bounds what one session can make a document
     // store or broadcast; the client-visible ones are pinned by the docs contract test.
@@ -272,6 +292,39 @@ pub struct Config {
     /// whitespace ignored). Required with --webhook-url.
     #[arg(long, env = "OTTERDOC_WEBHOOK_SECRET_FILE")]
     pub webhook_secret_file: Option<PathBuf>,
+
+    /// Base URL of the SockJS endpoint (STOMP over SockJS 0.3.3, for sockjs-client frontends).
+    #[arg(long, env = "OTTERDOC_SOCKJS_PATH", default_value = defaults::SOCKJS_PATH, value_parser = parse_sockjs_path)]
+    pub sockjs_path: String,
+
+    /// A SockJS session's receiving connection gets an `h` frame after this long without
+    /// traffic (ms).
+    #[arg(long, env = "OTTERDOC_SOCKJS_HEARTBEAT_MS", default_value_t = defaults::SOCKJS_HEARTBEAT_MS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sockjs_heartbeat_ms: u64,
+
+    /// A SockJS session with no receiving connection for this long is closed (ms).
+    #[arg(long, env = "OTTERDOC_SOCKJS_DISCONNECT_DELAY_MS", default_value_t = defaults::SOCKJS_DISCONNECT_DELAY_MS)]
+    pub sockjs_disconnect_delay_ms: u64,
+
+    /// SockJS `info` says `cookie_needed` and session responses set a `JSESSIONID` cookie (for
+    /// load balancers that keep sessions sticky by it).
+    #[arg(long, env = "OTTERDOC_SOCKJS_COOKIE_NEEDED")]
+    pub sockjs_cookie_needed: bool,
+
+    /// Also serve STOMP over plain TCP on this address (e.g. 127.0.0.1:61613); off if unset.
+    #[arg(long, env = "OTTERDOC_STOMP_TCP_LISTEN")]
+    pub stomp_tcp_listen: Option<SocketAddr>,
+}
+
+/// `--sockjs-path`: starts with `/`, does not end with one, and has no `?` or `#`.
+fn parse_sockjs_path(value: &str) -> Result<String, String> {
+    if !value.starts_with('/') || value.len() < 2 || value.ends_with('/') {
+        return Err("must start with '/' and not end with one, e.g. /sockjs".into());
+    }
+    if value.contains(['?', '#']) || value.contains("//") {
+        return Err("must be a plain path (no '?', '#' or '//')".into());
+    }
+    Ok(value.to_owned())
 }
 
 impl Config {
@@ -305,6 +358,11 @@ impl Config {
             request_timeout_ms: defaults::REQUEST_TIMEOUT_MS,
             webhook_url: Vec::new(),
             webhook_secret_file: None,
+            sockjs_path: defaults::SOCKJS_PATH.to_owned(),
+            sockjs_heartbeat_ms: defaults::SOCKJS_HEARTBEAT_MS,
+            sockjs_disconnect_delay_ms: defaults::SOCKJS_DISCONNECT_DELAY_MS,
+            sockjs_cookie_needed: false,
+            stomp_tcp_listen: None,
         }
     }
 
@@ -321,6 +379,16 @@ impl Config {
     /// [`Self::request_timeout_ms`] as a duration.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
+    }
+
+    /// [`Self::sockjs_heartbeat_ms`] as a duration.
+    pub fn sockjs_heartbeat(&self) -> Duration {
+        Duration::from_millis(self.sockjs_heartbeat_ms)
+    }
+
+    /// [`Self::sockjs_disconnect_delay_ms`] as a duration.
+    pub fn sockjs_disconnect_delay(&self) -> Duration {
+        Duration::from_millis(self.sockjs_disconnect_delay_ms)
     }
 
     /// True if a browser page from `origin` may use the server.

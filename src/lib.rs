@@ -9,7 +9,9 @@
 //! - [`server`]: start-up, and graceful shutdown phase by phase;
 //! - [`webhook`]: the changefeed delivered to `--webhook-url`s, signed and retried;
 //! - [`listener`]: the accept loop (socket options, HTTP/1.1 with upgrades, head timeout);
-//! - [`http`]: the HTTP routes and the WebSocket upgrade; [`websocket`]: a WebSocket as the
+//! - [`stomp_tcp`]: STOMP over plain TCP (`--stomp-tcp-listen`), its own accept loop;
+//! - [`http`]: the HTTP routes and the WebSocket upgrade; [`sockjs`]: STOMP over SockJS (its
+//!   sessions and transports); [`websocket`]: the WebSocket upgrade, and a WebSocket as the
 //!   byte transport of a STOMP session; [`demo`]: the demo editor's files, embedded;
 //! - [`session`]: one STOMP connection (negotiation, dispatch, transactions, replies in order);
 //! - [`app`]: the running server's parts, handed to routes and sessions;
@@ -43,7 +45,9 @@ pub mod roster;
 pub mod server;
 pub mod session;
 pub mod shutdown;
+pub mod sockjs;
 pub mod stomp;
+pub mod stomp_tcp;
 pub mod store;
 pub mod subscription;
 pub mod webhook;

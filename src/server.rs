@@ -44,6 +44,7 @@ pub enum StartError {
 /// A running server.
 pub struct Server {
     addr: SocketAddr,
+    stomp_tcp_addr: Option<SocketAddr>,
     app: App,
     task: JoinHandle<()>,
 }
@@ -64,13 +65,43 @@ impl Server {
             .await
             .map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
+        let stomp_tcp = match config.stomp_tcp_listen {
+            Some(addr) => {
+                let bind_error = |source| StartError::Bind { addr, source };
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(bind_error)?;
+                let bound = listener.local_addr().map_err(bind_error)?;
+                Some((listener, bound))
+            }
+            None => None,
+        };
+        let stomp_tcp_addr = stomp_tcp.as_ref().map(|(_, bound)| *bound);
         let app = App::new(config, Arc::new(store))?;
         let service = crate::http::Service::new(app.clone());
-        let accept = crate::listener::serve(listener, app.clone(), service);
+        let http = crate::listener::serve(listener, app.clone(), service);
+        let stomp = stomp_tcp.map(|(listener, _)| crate::stomp_tcp::serve(listener, app.clone()));
+        // Both accept loops end at the intake phase.
+        let accept = async move {
+            match stomp {
+                Some(stomp) => {
+                    tokio::join!(http, stomp);
+                }
+                None => http.await,
+            }
+        };
         let deliveries = webhooks.start(&app);
         let task = tokio::spawn(Self::run(app.clone(), accept, deliveries));
         tracing::info!(%addr, "otterdoc listening");
-        Ok(Server { addr, app, task })
+        if let Some(addr) = stomp_tcp_addr {
+            tracing::info!(%addr, "otterdoc listening for STOMP over TCP");
+        }
+        Ok(Server {
+            addr,
+            stomp_tcp_addr,
+            app,
+            task,
+        })
     }
 
     /// Accepts until shutdown starts, then shuts down in order.
@@ -102,6 +133,11 @@ impl Server {
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address `--stomp-tcp-listen` bound (port 0 picks a free port), if set.
+    pub fn stomp_tcp_addr(&self) -> Option<SocketAddr> {
+        self.stomp_tcp_addr
     }
 
     /// How many documents have a running task right now (idle ones are unloaded).

@@ -7,7 +7,8 @@
 //! - `health.rs`: `/healthz`, `/readyz`, `/metrics`;
 //! - `admin.rs`: the operator's `/admin` routes;
 //! - `demo.rs`: the demo editor (`/`, `/d/<id>`, `/assets/<file>`);
-//! - `access.rs`: who may call what; `reply.rs`: the shape of every answer.
+//! - `access.rs`: who may call what; `reply.rs`: the shape of every answer;
+//! - and everything under `--sockjs-path` goes to [`crate::sockjs`].
 //!
 //! Every error is `{"error":{"code","message"}}` with the status [`status`] gives its code;
 //! the routes are listed in `docs/http.md`.
@@ -23,7 +24,6 @@ mod reply;
 
 use std::net::SocketAddr;
 
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use warp::filters::BoxedFilter;
 use warp::http::{header, HeaderValue, Method, Request, StatusCode};
 use warp::reply::Response;
@@ -31,12 +31,9 @@ use warp::{Filter, Reply};
 
 use crate::app::App;
 use crate::error::{ErrorCode, Rejection};
-use crate::session::{self, Peer};
+use crate::sockjs::SockJs;
 
 pub use reply::{error_json, status};
-
-/// STOMP WebSocket subprotocols, best first.
-const SUBPROTOCOLS: [&str; 3] = ["v12.stomp", "v11.stomp", "v10.stomp"];
 
 /// Methods the routes take, for CORS preflights.
 const CORS_METHODS: &str = "GET, POST, DELETE, OPTIONS";
@@ -72,35 +69,25 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
-/// Answers every HTTP request of the server.
+/// Answers every HTTP request of the server (SockJS's under `--sockjs-path` through
+/// [`SockJs`]).
 #[derive(Clone)]
 pub struct Service {
     app: App,
     routes: BoxedFilter<(Response,)>,
-}
-
-/// The value of `name` contains `token` (comma-separated, case-insensitive), as `Connection`
-/// and `Upgrade` headers are written.
-fn has_token(req: &Request<hyper::body::Incoming>, name: header::HeaderName, token: &str) -> bool {
-    req.headers().get_all(name).iter().any(|value| {
-        value
-            .to_str()
-            .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-    })
-}
-
-/// The `token` query parameter of `uri`, percent-decoded.
-fn query_token(uri: &warp::http::Uri) -> Option<String> {
-    form_urlencoded::parse(uri.query()?.as_bytes())
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| v.into_owned())
+    sockjs: SockJs,
 }
 
 impl Service {
     /// The service of `app`.
     pub fn new(app: App) -> Service {
         let routes = routes(app.clone());
-        Service { app, routes }
+        let sockjs = SockJs::new(app.clone());
+        Service {
+            app,
+            routes,
+            sockjs,
+        }
     }
 
     /// Answers one request.
@@ -119,25 +106,32 @@ impl Service {
             }
         }
         let cors = origin.filter(|_| !self.app.config.allowed_origins.is_empty());
+        if self.sockjs.owns(req.uri().path()) {
+            // SockJS answers its preflights and CORS headers itself (the protocol asks for
+            // credentials and long-cached preflights), by the same `--allowed-origins` rules.
+            return match self.sockjs.handle(req, cors.as_deref()).await {
+                Ok(response) => response,
+                Err(rejection) => {
+                    let mut response = reply::error(&rejection);
+                    SockJs::add_cors(&mut response, cors.as_deref());
+                    response
+                }
+            };
+        }
         if req.method() == Method::OPTIONS && cors.is_some() {
             let mut response =
                 warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response();
             add_cors(&mut response, cors.as_deref(), true);
             return response;
         }
-        let upgrade = req.uri().path() == "/ws"
-            && req.method() == Method::GET
-            && has_token(&req, header::CONNECTION, "upgrade")
-            && has_token(&req, header::UPGRADE, "websocket")
-            && req
-                .headers()
-                .get(header::SEC_WEBSOCKET_VERSION)
-                .map(HeaderValue::as_bytes)
-                == Some(b"13");
-        let key = req.headers().get(header::SEC_WEBSOCKET_KEY).cloned();
+        let key = match req.uri().path() {
+            "/ws" => crate::websocket::upgrade_key(&req),
+            _ => None,
+        };
         let mut response = match key {
-            Some(key) if upgrade => self.upgrade(req, key.as_bytes()),
-            _ => {
+            Some(key) => crate::websocket::upgrade_to_stomp(&self.app, req, key.as_bytes())
+                .unwrap_or_else(|rejection| reply::error(&rejection)),
+            None => {
                 // Cheap: the routes are shared behind the boxed filter.
                 let mut routes = warp::service(self.routes.clone());
                 let answer = tower_service::Service::call(&mut routes, req);
@@ -155,54 +149,6 @@ impl Service {
             }
         };
         add_cors(&mut response, cors.as_deref(), false);
-        response
-    }
-
-    /// Switches `/ws` to the WebSocket protocol and runs a STOMP session on it.
-    fn upgrade(&self, mut req: Request<hyper::body::Incoming>, key: &[u8]) -> Response {
-        let max = self.app.config.max_connections;
-        if self.app.metrics.connections.get() >= i64::try_from(max).unwrap_or(i64::MAX) {
-            return reply::error(&Rejection::new(
-                ErrorCode::TooManyConnections,
-                format!(
-                    "the server already has {max} connections (--max-connections); retry later"
-                ),
-            ));
-        }
-        let offered = req
-            .headers()
-            .get(header::SEC_WEBSOCKET_PROTOCOL)
-            .and_then(|v| v.to_str().ok());
-        let protocol = choose_subprotocol(offered);
-        let peer = Peer {
-            token: query_token(req.uri()),
-        };
-        let on_upgrade = hyper::upgrade::on(&mut req);
-        let app = self.app.clone();
-        let max_message = app.config.max_ws_message_bytes();
-        self.app.shutdown.connections.spawn(async move {
-            match on_upgrade.await {
-                Ok(upgraded) => {
-                    let (inbound, outbound) = crate::websocket::accept(upgraded, max_message).await;
-                    session::run(app, peer, inbound, outbound).await;
-                }
-                Err(err) => tracing::debug!(error = %err, "WebSocket upgrade failed"),
-            }
-        });
-        let mut response = warp::reply::with_status(warp::reply(), StatusCode::SWITCHING_PROTOCOLS)
-            .into_response();
-        let headers = response.headers_mut();
-        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-        if let Ok(accept) = HeaderValue::from_str(&derive_accept_key(key)) {
-            headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
-        }
-        if let Some(protocol) = protocol {
-            headers.insert(
-                header::SEC_WEBSOCKET_PROTOCOL,
-                HeaderValue::from_static(protocol),
-            );
-        }
         response
     }
 }
@@ -228,35 +174,5 @@ fn add_cors(response: &mut Response, origin: Option<&str>, preflight: bool) {
             header::ACCESS_CONTROL_MAX_AGE,
             HeaderValue::from_static(CORS_MAX_AGE),
         );
-    }
-}
-
-/// Picks the best STOMP subprotocol the client offered, if any.
-fn choose_subprotocol(offered: Option<&str>) -> Option<&'static str> {
-    let offered: Vec<&str> = offered?.split(',').map(str::trim).collect();
-    SUBPROTOCOLS.into_iter().find(|p| offered.contains(p))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn picks_the_best_offered_subprotocol() {
-        assert_eq!(
-            choose_subprotocol(Some("v10.stomp, v12.stomp")),
-            Some("v12.stomp")
-        );
-        assert_eq!(choose_subprotocol(Some("v11.stomp")), Some("v11.stomp"));
-        assert_eq!(choose_subprotocol(Some("mqtt")), None);
-        assert_eq!(choose_subprotocol(None), None);
-    }
-
-    #[test]
-    fn reads_the_token_query_parameter() {
-        let uri: warp::http::Uri = "/ws?x=1&token=a%2Bb.c".parse().unwrap();
-        assert_eq!(query_token(&uri).as_deref(), Some("a+b.c"));
-        let uri: warp::http::Uri = "/ws".parse().unwrap();
-        assert_eq!(query_token(&uri), None);
     }
 }

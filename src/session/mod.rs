@@ -110,6 +110,19 @@ pub struct Peer {
     pub token: Option<String>,
 }
 
+/// Whether one more session may start: refused while the server has `--max-connections`
+/// sessions (every transport counts, SockJS per SockJS session).
+pub fn admission(app: &App) -> Result<(), Rejection> {
+    let max = app.config.max_connections;
+    if app.metrics.connections.get() >= i64::try_from(max).unwrap_or(i64::MAX) {
+        return Err(Rejection::new(
+            ErrorCode::TooManyConnections,
+            format!("the server already has {max} connections (--max-connections); retry later"),
+        ));
+    }
+    Ok(())
+}
+
 /// Runs a session over a transport (any stream of [`Inbound`] chunks and sink of outgoing
 /// frames) until either side closes it.
 pub async fn run<R, E, W>(app: App, peer: Peer, inbound: R, sink: W)

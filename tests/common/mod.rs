@@ -91,6 +91,11 @@ impl TestServer {
         }
     }
 
+    /// Where `--stomp-tcp-listen` listens, if the config set it.
+    pub fn stomp_tcp_addr(&self) -> Option<std::net::SocketAddr> {
+        self.server.as_ref()?.stomp_tcp_addr()
+    }
+
     pub fn ws_url(&self) -> String {
         format!("ws://{}/ws", self.addr)
     }

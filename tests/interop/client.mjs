@@ -1,7 +1,14 @@
-// A real STOMP client (@stomp/stompjs v7 over the `ws` package) against otterdoc's /ws.
-// Driven by tests/interop.rs; usable by hand too:
+// A real STOMP client (@stomp/stompjs v7) against otterdoc: over the `ws` package on /ws; or,
+// given a SockJS transport name, over `sockjs-client` (1.x) on the SockJS endpoint with only
+// that transport allowed (`transports` option), as a Spring-STOMP frontend connects; or, given
+// a tcp://host:port URL, over plain TCP (`@stomp/tcp-wrapper`, --stomp-tcp-listen).
+// Driven by tests/it/interop.rs; usable by hand too:
 //
 //   node tests/interop/client.mjs ws://127.0.0.1:8080/ws <doc>
+//   node tests/interop/client.mjs http://127.0.0.1:8080/sockjs <doc> xhr-polling
+//   node tests/interop/client.mjs tcp://127.0.0.1:61613 <doc>
+//
+// (SockJS transports: websocket, xhr-streaming, xhr-polling, eventsource.)
 //
 // stdout carries exactly two lines for the driver, everything else goes to stderr:
 //   READY          once subscribed, after this client's own op and an invalid op were answered;
@@ -13,12 +20,14 @@
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { Client } from '@stomp/stompjs';
+import { TCPWrapper } from '@stomp/tcp-wrapper';
+import SockJS from 'sockjs-client';
 import WebSocket from 'ws';
 
 const TIMEOUT_MS = Number(process.env.INTEROP_TIMEOUT_MS ?? 15000);
-const [url, doc] = process.argv.slice(2);
+const [url, doc, sockjsTransport] = process.argv.slice(2);
 if (!url || !doc) {
-  process.stderr.write('usage: node client.mjs <ws-url> <doc-id>\n');
+  process.stderr.write('usage: node client.mjs <ws-url> <doc-id> | <sockjs-url> <doc-id> <sockjs-transport>\n');
   process.exit(64);
 }
 
@@ -88,7 +97,14 @@ let socket;
 
 const client = new Client({
   webSocketFactory: () => {
-    socket = new WebSocket(url, ['v10.stomp', 'v11.stomp', 'v12.stomp']);
+    if (url.startsWith('tcp://')) {
+      const { hostname, port } = new URL(url);
+      socket = new TCPWrapper(hostname, Number(port));
+    } else if (sockjsTransport) {
+      socket = new SockJS(url, null, { transports: [sockjsTransport] });
+    } else {
+      socket = new WebSocket(url, ['v10.stomp', 'v11.stomp', 'v12.stomp']);
+    }
     return socket;
   },
   reconnectDelay: 0,
@@ -113,7 +129,15 @@ const client = new Client({
 
 async function run(connected) {
   step = 'CONNECTED';
-  eq(socket.protocol, 'v12.stomp', 'negotiated WebSocket subprotocol');
+  const transport = sockjsTransport ? socket.transport : null;
+  if (sockjsTransport) {
+    // SockJS negotiates no subprotocol; the transport it settled on is the one allowed.
+    eq(socket.transport, sockjsTransport, 'SockJS transport in use');
+  } else if (url.startsWith('tcp://')) {
+    // Plain TCP has no subprotocol either: STOMP's own accept-version decided.
+  } else {
+    eq(socket.protocol, 'v12.stomp', 'negotiated WebSocket subprotocol');
+  }
   eq(connected.headers.version, '1.2', 'CONNECTED version header');
   eq(client.connectedVersion, '1.2', 'stompjs connectedVersion');
   check(connected.headers.session, 'CONNECTED has a session header');
@@ -196,6 +220,7 @@ async function run(connected) {
   const summary = {
     ok: true,
     subprotocol: socket.protocol,
+    transport,
     version: connected.headers.version,
     client: me,
     snapshot,

@@ -1,5 +1,6 @@
 //! Interop with a real STOMP client: `tests/interop/client.mjs` runs `@stomp/stompjs` (v7) over
-//! the `ws` package against a server started here. The script subscribes, submits an op and an
+//! the `ws` package against `/ws`, and over `sockjs-client` (1.6) against `/sockjs` once per
+//! SockJS transport (forced with its `transports` option), against a server started here. The script subscribes, submits an op and an
 //! invalid op with receipts, prints `READY`; this test then submits another client's op over
 //! HTTP, and the script prints a JSON summary once it has seen that op, and exits 0.
 //!
@@ -72,12 +73,15 @@ struct NodeClient {
 }
 
 impl NodeClient {
-    fn spawn(url: &str, doc: &str) -> NodeClient {
+    /// Runs the script against `url` (over `ws`, or over `sockjs-client` with only
+    /// `sockjs_transport` allowed).
+    fn spawn(url: &str, doc: &str, sockjs_transport: Option<&str>) -> NodeClient {
         let node = find_node();
         let mut child = Command::new(&node)
             .arg("tests/interop/client.mjs")
             .arg(url)
             .arg(doc)
+            .args(sockjs_transport)
             .current_dir(crate::common::repo_root())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -167,10 +171,67 @@ impl Drop for NodeClient {
 
 #[tokio::test]
 async fn stompjs_client_interoperates() {
+    stompjs_scenario(Via::WebSocket).await;
+}
+
+#[tokio::test]
+async fn stompjs_over_sockjs_websocket_interoperates() {
+    stompjs_scenario(Via::SockJs("websocket")).await;
+}
+
+#[tokio::test]
+async fn stompjs_over_sockjs_xhr_streaming_interoperates() {
+    stompjs_scenario(Via::SockJs("xhr-streaming")).await;
+}
+
+#[tokio::test]
+async fn stompjs_over_sockjs_xhr_polling_interoperates() {
+    stompjs_scenario(Via::SockJs("xhr-polling")).await;
+}
+
+#[tokio::test]
+async fn stompjs_over_sockjs_eventsource_interoperates() {
+    stompjs_scenario(Via::SockJs("eventsource")).await;
+}
+
+#[tokio::test]
+async fn stompjs_over_plain_tcp_edits_with_a_websocket_client() {
+    stompjs_scenario(Via::Tcp).await;
+}
+
+/// How the script reaches the server.
+#[derive(Clone, Copy)]
+enum Via {
+    /// `/ws`.
+    WebSocket,
+    /// The SockJS endpoint, with only this `sockjs-client` transport allowed.
+    SockJs(&'static str),
+    /// `--stomp-tcp-listen`, through `@stomp/tcp-wrapper`; the other client is a STOMP
+    /// client on `/ws` (over the others, an HTTP client).
+    Tcp,
+}
+
+/// The scenario of the module docs, over `via`.
+async fn stompjs_scenario(via: Via) {
     require_node_modules(&interop_dir());
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(|c| {
+        if matches!(via, Via::Tcp) {
+            c.stomp_tcp_listen = Some("127.0.0.1:0".parse().unwrap());
+        }
+    })
+    .await;
     let doc = "interop-doc";
-    let mut node = NodeClient::spawn(&server.ws_url(), doc);
+    let (url, sockjs_transport) = match via {
+        Via::WebSocket => (server.ws_url(), None),
+        Via::SockJs(transport) => (format!("http://{}/sockjs", server.addr), Some(transport)),
+        Via::Tcp => {
+            let addr = server
+                .stomp_tcp_addr()
+                .expect("--stomp-tcp-listen is bound");
+            (format!("tcp://{addr}"), None)
+        }
+    };
+    let mut node = NodeClient::spawn(&url, doc, sockjs_transport);
 
     let ready = node.line("READY").await;
     assert_eq!(
@@ -181,14 +242,29 @@ async fn stompjs_client_interoperates() {
     );
 
     // Another client's op, made against the version the script's own op produced.
-    let (status, body) = server
-        .post(
-            &format!("/docs/{doc}/ops"),
-            &json!({"client":"rust-http","seq":1,"base":1,"op":[5," world"]}).to_string(),
-        )
-        .await;
-    assert_eq!(status, 200, "POST op: {body}");
-    assert_eq!(body["version"], 2, "POST op: {body}");
+    let other = match via {
+        Via::Tcp => "rust-ws",
+        _ => "rust-http",
+    };
+    let submission = json!({"client":other,"seq":1,"base":1,"op":[5," world"]});
+    if matches!(via, Via::Tcp) {
+        let mut ws = server.client().await;
+        let before = ws
+            .subscribe_confirmed("d", &format!("/topic/doc/{doc}"), &[])
+            .await;
+        // It sees what the TCP client wrote, then adds to it.
+        let snapshot = crate::common::stomp::body_json(&before[0]);
+        assert_eq!(snapshot["content"], "hello", "{snapshot}");
+        ws.send_op(doc, &submission, Some("ws-1")).await;
+        let (_, receipt) = ws.until_receipt("ws-1").await;
+        assert_eq!(receipt.header("version"), Some("2"), "{receipt:?}");
+    } else {
+        let (status, body) = server
+            .post(&format!("/docs/{doc}/ops"), &submission.to_string())
+            .await;
+        assert_eq!(status, 200, "POST op: {body}");
+        assert_eq!(body["version"], 2, "POST op: {body}");
+    }
 
     let line = node.line("the JSON summary").await;
     let summary: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
@@ -209,7 +285,11 @@ async fn stompjs_client_interoperates() {
         .expect("summary names the script's client id")
         .to_owned();
     assert_eq!(summary["ok"], true, "{summary}");
-    assert_eq!(summary["subprotocol"], "v12.stomp", "{summary}");
+    match via {
+        Via::SockJs(transport) => assert_eq!(summary["transport"], transport, "{summary}"),
+        Via::WebSocket => assert_eq!(summary["subprotocol"], "v12.stomp", "{summary}"),
+        Via::Tcp => {}
+    }
     assert_eq!(summary["version"], "1.2", "{summary}");
     assert_eq!(
         summary["snapshot"],
@@ -243,7 +323,7 @@ async fn stompjs_client_interoperates() {
     );
     assert_eq!(
         pick(&summary["otherOp"], &op_fields),
-        json!({"type":"op","doc":doc,"version":2,"op":[5," world"],"client":"rust-http","seq":1,"user":"anonymous"}),
+        json!({"type":"op","doc":doc,"version":2,"op":[5," world"],"client":other,"seq":1,"user":"anonymous"}),
         "{summary}"
     );
 

@@ -14,7 +14,8 @@
 //! - `store_contract`: the `Store` contract, run against every implementation;
 //! - `history`: the history routes (hash chain, list, diff, restore, text, copy, delete) and
 //!   the changefeed, with STOMP editors and `kill -9`;
-//! - `interop`: a real `@stomp/stompjs` client;
+//! - `interop`: a real `@stomp/stompjs` client, over `/ws` and over `sockjs-client`;
+//! - `sockjs`: the SockJS endpoint at the protocol level; `stomp_tcp`: STOMP over plain TCP;
 //! - `security`: authentication and rights (the matrix), Origin checks and CORS;
 //! - `hostile`: hostile input of every kind against the real binary, with memory measured;
 //! - `hardening`: limits, rate limits, slow readers, metrics, readiness, admin routes, shutdown;
@@ -41,7 +42,9 @@ mod presence;
 mod security;
 mod session_timing;
 mod smoke;
+mod sockjs;
 mod speed_probe;
 mod stomp_codec;
 mod stomp_protocol;
+mod stomp_tcp;
 mod store_contract;

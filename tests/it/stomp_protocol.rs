@@ -515,10 +515,11 @@ async fn client_that_keeps_sending_heart_beats_stays_connected() {
             panic!("a heart-beating client got {got:?}");
         }
     }
+    // The ACK is the last data the server gets: its 500 ms start after `quiet` does.
+    let quiet = Instant::now();
     let (_, r) = request_frame(&mut c, Command::Ack, &[("id", "1")], "alive").await;
     assert_eq!(r.command, Command::Receipt);
     // The same session is closed once it goes quiet, so the above was not vacuous.
-    let quiet = Instant::now();
     let error = expect_fatal(&mut c).await;
     assert!(
         quiet.elapsed() >= Duration::from_millis(450),
@@ -1666,8 +1667,10 @@ async fn resubmitting_the_same_op_is_not_applied_twice_and_gets_the_original_ver
 #[tokio::test]
 async fn a_connection_that_never_sends_connect_is_closed_with_an_error() {
     let server = TestServer::start_with(|c| c.connect_timeout_ms = 300).await;
-    let mut c = open(&server).await;
+    // The server's clock starts when it accepts the socket, before the upgrade completes: the
+    // test's starts before it connects, or a slow handshake would seem to cut the wait short.
     let started = Instant::now();
+    let mut c = open(&server).await;
     let error = expect_fatal(&mut c).await;
     assert!(
         started.elapsed() >= Duration::from_millis(300),

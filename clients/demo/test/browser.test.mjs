@@ -1,13 +1,14 @@
 // The demo editor in a real browser: Debian's Chromium, headless, driven by playwright-core,
 // against the real server binary (OTTERDOC_BIN, default ../../target/debug/otterdoc) serving
-// its embedded bundle. Real keystrokes go into CodeMirror; what the pages show is compared
+// its embedded bundle (some pages connect through SockJS, with sockjs-client's browser bundle). Real keystrokes go into CodeMirror; what the pages show is compared
 // with each other and with GET /docs/<id>. Screenshots of each final state are saved under
 // test-artifacts/browser/ (git-ignored) for a person to look at.
 //
 // CHROMIUM (default /usr/bin/chromium) names the browser; nothing is downloaded.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -23,6 +24,28 @@ const bin = process.env.OTTERDOC_BIN ?? join(repo, "target/debug/otterdoc");
 const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const artifacts = join(repo, "test-artifacts/browser");
 const WAIT = 30_000;
+
+/** sockjs-client's browser bundle (a devDependency, locked). */
+const SOCKJS_BUNDLE = createRequire(import.meta.url).resolve("sockjs-client/dist/sockjs.min.js");
+
+/**
+ * What makes a page of the demo editor connect through SockJS instead of `/ws`, as a Spring
+ * STOMP frontend does: sockjs-client's bundle (its WebSocket transport keeps the browser's
+ * own WebSocket), then `WebSocket` replaced by a SockJS socket on the server's `/sockjs`
+ * with only `transport` allowed, the token query kept. `window.sockjsSocket` is the last one.
+ */
+function overSockJs(transport) {
+  const shim = `(() => {
+    window.WebSocket = function (url) {
+      const target = new URL(url);
+      const socket = new SockJS(location.protocol + "//" + target.host + "/sockjs" + target.search, null, { transports: [${JSON.stringify(transport)}] });
+      window.sockjsSocket = socket;
+      return socket;
+    };
+    Object.assign(window.WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+  })();`;
+  return `${readFileSync(SOCKJS_BUNDLE, "utf8")}\n${shim}`;
+}
 
 const ANN = { name: "Ann", color: "#1e88e5" };
 const BOB = { name: "Bob", color: "#e53935" };
@@ -151,10 +174,14 @@ describe("the demo editor in Chromium", () => {
     await server?.stop();
   });
 
-  /** A page (in its own browser context, like another person's browser) on `path`. */
-  async function open(base, path, who) {
+  /**
+   * A page (in its own browser context, like another person's browser) on `path`; over
+   * SockJS with only `sockjs` allowed, if given.
+   */
+  async function open(base, path, who, sockjs) {
     const context = await browser.newContext({ viewport: { width: 1000, height: 640 } });
     contexts.push(context);
+    if (sockjs) await context.addInitScript({ content: overSockJs(sockjs) });
     const page = await context.newPage();
     const errors = [];
     page.on("pageerror", (e) => errors.push(e.message));
@@ -164,8 +191,8 @@ describe("the demo editor in Chromium", () => {
     return page;
   }
 
-  async function editorOn(base, doc, who) {
-    const page = await open(base, `/d/${doc}`, who);
+  async function editorOn(base, doc, who, sockjs) {
+    const page = await open(base, `/d/${doc}`, who, sockjs);
     await page.waitForSelector("#connection[data-state=connected]", { timeout: WAIT });
     await page.waitForFunction(() => window.otterdoc.client.ready, null, { timeout: WAIT });
     await page.click(".cm-content");
@@ -222,6 +249,32 @@ describe("the demo editor in Chromium", () => {
     await shot(b, "together-bob");
     assert.deepEqual([...a.errors, ...b.errors], []);
   });
+
+  for (const transport of ["xhr-streaming", "xhr-polling"]) {
+    test(`a page over SockJS (${transport}) and a page over /ws edit together`, async () => {
+      const doc = `sockjs-${transport}`;
+      const a = await editorOn(server.url, doc, ANN, transport);
+      const b = await editorOn(server.url, doc, BOB);
+      assert.equal(await a.evaluate(() => window.sockjsSocket?.transport), transport, "Ann's page is on SockJS");
+      assert.equal(await b.evaluate(() => window.sockjsSocket), undefined, "Bob's page is on /ws");
+      await a.keyboard.type("Ann over SockJS. ");
+      await converged(server, doc, [a, b]);
+      // Both type at once, at either end (at one place, concurrent keystrokes may interleave).
+      await b.keyboard.press("Control+Home");
+      await Promise.all([a.keyboard.type("[ann]", { delay: 15 }), b.keyboard.type("[bob over ws]", { delay: 15 })]);
+      const content = await converged(server, doc, [a, b]);
+      assert.equal(content, "[bob over ws]Ann over SockJS. [ann]");
+      // Presence travels over SockJS too: each page draws the other's caret.
+      for (const [page, other] of [
+        [a, BOB],
+        [b, ANN],
+      ]) {
+        await page.waitForFunction((name) => [...document.querySelectorAll(".cm-otterdoc-label")].some((l) => l.textContent === name), other.name, { timeout: WAIT });
+      }
+      await shot(a, `sockjs-${transport}-ann`);
+      assert.deepEqual([...a.errors, ...b.errors], []);
+    });
+  }
 
   test("a page that goes offline while typing comes back: both converge, nothing twice", async () => {
     const doc = "offline";
