@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, as a newcomer and CI run it: installs what it needs (the npm packages of
+# The whole test suite, as a newcomer and CI run it: installs what it needs (PostgreSQL's binaries
+# when missing and we are root — the tests start their own server from them — the npm packages of
 # the stompjs interop test over ws, sockjs-client and @stomp/tcp-wrapper, the TypeScript client,
 # the demo editor and the ShareDB benchmark peer,
 # cargo-fuzz), checks that the demo bundle the server embeds is not stale, then checks formatting
@@ -9,6 +10,21 @@
 # smoke test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+echo "== PostgreSQL binaries (the PostgreSQL store's tests start their own server from them)"
+pg_postgres() { ls -d /usr/lib/postgresql/*/bin/postgres 2>/dev/null | sort -V | tail -n 1; }
+if [[ -z "${OTTERDOC_TEST_PG_BIN:-}" && -z "$(pg_postgres)" ]]; then
+  if [[ "$(id -u)" -eq 0 ]]; then
+    apt-get update
+    apt-get install -y --no-install-recommends postgresql
+  else
+    echo "PostgreSQL is missing: install Debian's postgresql package (.ci/run does)," \
+      "or set OTTERDOC_TEST_PG_BIN to the directory of its binaries" >&2
+    exit 1
+  fi
+fi
+export OTTERDOC_TEST_PG_BIN="${OTTERDOC_TEST_PG_BIN:-$(dirname "$(pg_postgres)")}"
+echo "using $OTTERDOC_TEST_PG_BIN"
 
 echo "== npm ci (stompjs interop client over ws, sockjs-client and TCP; ShareDB benchmark peer, TypeScript client, demo editor)"
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error

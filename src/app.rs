@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::auth::{AuthSetupError, Authenticator};
 use crate::config::Config;
-use crate::document::DocumentRegistry;
+use crate::document::{Cluster, DocumentRegistry};
 use crate::metrics::Metrics;
 use crate::roster::Roster;
 use crate::shutdown::Shutdown;
@@ -50,12 +50,23 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// Shutdown phases.
     pub shutdown: Shutdown,
+    /// The nodes sharing the store, when several may (`--store postgres://...`).
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 impl App {
     /// The parts of a server with `config` over `store`: a document registry whose tasks run in
     /// a fresh set of shutdown phases.
     pub fn new(config: Config, store: Arc<dyn Store>) -> Result<App, SetupError> {
+        Self::with_cluster(config, store, None)
+    }
+
+    /// Like [`Self::new`], for a node among several sharing `store` (`cluster`).
+    pub fn with_cluster(
+        config: Config,
+        store: Arc<dyn Store>,
+        cluster: Option<Arc<Cluster>>,
+    ) -> Result<App, SetupError> {
         let auth = Arc::new(Authenticator::from_config(&config)?);
         let admin_token = match &config.admin_token_file {
             None => None,
@@ -80,6 +91,7 @@ impl App {
             config.clone(),
             shutdown.documents.clone(),
             metrics.clone(),
+            cluster.clone(),
         );
         Ok(App {
             config,
@@ -90,6 +102,7 @@ impl App {
             roster: Roster::default(),
             metrics,
             shutdown,
+            cluster,
         })
     }
 

@@ -56,6 +56,9 @@ pub mod defaults {
     /// `--sockjs-disconnect-delay-ms`: the SockJS protocol's 5 s, long enough for a polling
     /// client to open its next request.
     pub const SOCKJS_DISCONNECT_DELAY_MS: u64 = 5_000;
+    /// `--lease-ms`: how long a node's ownership of a document lasts without renewal, so how
+    /// long its documents wait before another node takes them over if it dies.
+    pub const LEASE_MS: u64 = 5_000;
 }
 
 /// How clients prove who they are.
@@ -156,6 +159,16 @@ pub mod limits {
     /// Encoded STOMP frames queued for a SockJS session between two receiving requests; when
     /// full, the session's writer waits (and gives up after `--write-timeout-ms`).
     pub const SOCKJS_OUTBOUND_QUEUE: usize = 256;
+    // Several nodes on PostgreSQL (`docs/cluster.md`).
+
+    /// Longest any one PostgreSQL call (connecting included) may take before it counts as
+    /// failed and its connection is dropped.
+    pub const STORE_TIMEOUT: Duration = Duration::from_secs(5);
+    /// PostgreSQL connections one node keeps at most.
+    pub const STORE_POOL: usize = 16;
+    /// How often a node on PostgreSQL reads the changefeed's head, to see the entries other
+    /// nodes committed (its own commits move it at once).
+    pub const FEED_POLL: Duration = Duration::from_millis(200);
 
     // Presence (`docs/protocol.md#presence`). Each bounds what one session can make a document
     // store or broadcast; the client-visible ones are pinned by the docs contract test.
@@ -314,6 +327,27 @@ pub struct Config {
     /// Also serve STOMP over plain TCP on this address (e.g. 127.0.0.1:61613); off if unset.
     #[arg(long, env = "OTTERDOC_STOMP_TCP_LISTEN")]
     pub stomp_tcp_listen: Option<SocketAddr>,
+
+    /// Keep every document's history in this PostgreSQL database
+    /// (`postgres://user:password@host:port/db`) instead of sled under --data. One node per
+    /// database for now: a second node on the same database is refused (docs/cluster.md).
+    #[arg(long, env = "OTTERDOC_STORE", hide_env_values = true, value_parser = postgres_url)]
+    pub store: Option<String>,
+
+    /// With --store: run as the node of this name among several nodes sharing the database
+    /// (docs/cluster.md). Without it, a node on PostgreSQL is the database's only node.
+    #[arg(long, env = "OTTERDOC_NODE_ID", requires = "store")]
+    pub node_id: Option<String>,
+
+    /// With --node-id: `host:port` where the other nodes reach this one (default: the address
+    /// it listens on, which must then name a host, not 0.0.0.0).
+    #[arg(long, env = "OTTERDOC_ADVERTISE_ADDR", requires = "node_id")]
+    pub advertise_addr: Option<String>,
+
+    /// With --node-id: how long this node's ownership of a document lasts unless renewed (ms);
+    /// a dead node's documents move to another node after at most this long.
+    #[arg(long, env = "OTTERDOC_LEASE_MS", default_value_t = defaults::LEASE_MS, value_parser = clap::value_parser!(u64).range(100..))]
+    pub lease_ms: u64,
 }
 
 /// `--sockjs-path`: starts with `/`, does not end with one, and has no `?` or `#`.
@@ -325,6 +359,20 @@ fn parse_sockjs_path(value: &str) -> Result<String, String> {
         return Err("must be a plain path (no '?', '#' or '//')".into());
     }
     Ok(value.to_owned())
+}
+
+/// `--store`: a `postgres://` (or `postgresql://`) URL; anything else is refused up front, with
+/// what is accepted (sled, the default, needs no `--store`).
+fn postgres_url(value: &str) -> Result<String, String> {
+    if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+        Ok(value.to_owned())
+    } else {
+        Err(
+            "expected a postgres:// URL (postgres://user:password@host:port/db); \
+             omit --store to keep the history in sled under --data"
+                .to_owned(),
+        )
+    }
 }
 
 impl Config {
@@ -363,7 +411,22 @@ impl Config {
             sockjs_disconnect_delay_ms: defaults::SOCKJS_DISCONNECT_DELAY_MS,
             sockjs_cookie_needed: false,
             stomp_tcp_listen: None,
+            store: None,
+            node_id: None,
+            advertise_addr: None,
+            lease_ms: defaults::LEASE_MS,
         }
+    }
+
+    /// [`Self::lease_ms`] as a duration.
+    pub fn lease(&self) -> Duration {
+        Duration::from_millis(self.lease_ms)
+    }
+
+    /// How long a request for a document keeps being retried while the document moves to
+    /// another node (its owner died or lost the store): a few leases and store timeouts.
+    pub fn failover_wait(&self) -> Duration {
+        self.lease() * 4 + limits::STORE_TIMEOUT * 2
     }
 
     /// [`Self::idle_doc_ms`] as a duration.

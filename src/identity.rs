@@ -80,6 +80,17 @@ impl Identity {
         }
     }
 
+    /// Another otterdoc node (sharing the store) named `node`: every right, since it forwards
+    /// what its own sessions were allowed to do, and checked their rights itself.
+    pub fn node(node: &str) -> Identity {
+        Identity {
+            user: format!("node:{node}"),
+            read: Scope::All,
+            write: Scope::All,
+            expires_at: None,
+        }
+    }
+
     /// `user` with read and write rights on the documents matching the patterns, valid until
     /// `expires_at` (seconds since the epoch).
     pub fn new(

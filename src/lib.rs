@@ -21,6 +21,7 @@
 //! - [`subscription`]: the delivery of one document topic to one subscriber;
 //! - [`document`]: the per-document task, the directory of open documents, the registry;
 //! - [`auth`]: credentials (JWTs) to identities;
+//! - [`peer`]: a STOMP connection to another node (when several share the store);
 //! - [`wire`]: JSON bodies in and out; [`store`]: the storage boundary ([`store::Store`]) and
 //!   its sled implementation;
 //! - [`stomp`]: the STOMP codec, typed commands, server frame builders, the outbound side of a
@@ -40,6 +41,7 @@ pub mod http;
 pub mod identity;
 pub mod listener;
 pub mod metrics;
+pub mod peer;
 pub mod presence;
 pub mod roster;
 pub mod server;

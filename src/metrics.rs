@@ -56,6 +56,14 @@ pub struct Metrics {
     pub webhook_failures: Family<Label, Counter>,
     /// Changefeed entries a webhook has not acknowledged yet, by webhook URL.
     pub webhook_lag: Family<Label, Gauge>,
+    /// Document leases this node took (nodes sharing a store).
+    pub leases_acquired: Counter,
+    /// Documents this node relays from their owner on another node, now.
+    pub relayed_documents: Gauge,
+    /// Submissions this node forwarded to a document's owner on another node.
+    pub forwarded: Counter,
+    /// Commits the store refused (stale lease, version taken by another writer).
+    pub commits_refused: Counter,
 }
 
 impl Default for Metrics {
@@ -91,6 +99,10 @@ impl Metrics {
             webhook_deliveries: Family::default(),
             webhook_failures: Family::default(),
             webhook_lag: Family::default(),
+            leases_acquired: Counter::default(),
+            relayed_documents: Gauge::default(),
+            forwarded: Counter::default(),
+            commits_refused: Counter::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -171,6 +183,26 @@ impl Metrics {
             "webhook_lag_entries",
             "Changefeed entries a webhook has not acknowledged yet, by webhook",
             m.webhook_lag.clone(),
+        );
+        r.register(
+            "leases_acquired",
+            "Document leases this node took",
+            m.leases_acquired.clone(),
+        );
+        r.register(
+            "relayed_documents",
+            "Documents relayed from their owner on another node",
+            m.relayed_documents.clone(),
+        );
+        r.register(
+            "forwarded_submissions",
+            "Submissions forwarded to a document's owner on another node",
+            m.forwarded.clone(),
+        );
+        r.register(
+            "commits_refused",
+            "Commits the store refused (stale lease, version taken)",
+            m.commits_refused.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -2,6 +2,9 @@
 //! sessions into an [`App`], and runs graceful shutdown phase by phase: stop accepting and let
 //! HTTP requests finish, close every session, let every document task finish what it has
 //! queued (each op is flushed before it is acknowledged), flush, exit.
+//!
+//! The store is sled under `--data` (the default) or, with `--store postgres://...`, a
+//! PostgreSQL database that this node then holds alone ([`SoleNode`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,7 +14,8 @@ use tokio::task::JoinHandle;
 use crate::app::App;
 use crate::config::limits::DRAIN_TIMEOUT;
 use crate::config::Config;
-use crate::store::{SledStore, StoreError};
+use crate::document::Cluster;
+use crate::store::{Holder, Leases, PgStore, SledStore, SoleNode, Store, StoreError};
 use crate::webhook::Webhooks;
 
 /// Why the server could not start.
@@ -24,6 +28,15 @@ pub enum StartError {
         path: String,
         /// Why.
         source: StoreError,
+    },
+    /// The PostgreSQL database (`--store`) could not be reached, migrated or had for this node.
+    #[error("cannot use the PostgreSQL database given by --store: {0}")]
+    Database(StoreError),
+    /// `--node-id` without `--advertise-addr` on a listen address other nodes cannot use.
+    #[error("--node-id needs --advertise-addr (where the other nodes reach this one): the listen address {addr} names no host")]
+    Advertise {
+        /// The address bound.
+        addr: SocketAddr,
     },
     /// Authentication or the admin token is misconfigured.
     #[error("{0}")]
@@ -47,16 +60,34 @@ pub struct Server {
     stomp_tcp_addr: Option<SocketAddr>,
     app: App,
     task: JoinHandle<()>,
+    /// With `--store`: this node's hold on its database, kept until the server is gone.
+    _sole: Option<SoleNode>,
 }
 
 impl Server {
     /// Opens storage, binds `config.listen` (port 0 picks a free port) and starts serving.
     pub async fn start(config: Config) -> Result<Server, StartError> {
         let webhooks = Webhooks::from_config(&config)?;
-        let store = SledStore::open(&config.data).map_err(|source| StartError::Storage {
-            path: config.data.display().to_string(),
-            source,
-        })?;
+        let mut pg = None;
+        let (store, sole): (Arc<dyn Store>, _) = match &config.store {
+            None => {
+                let store =
+                    SledStore::open(&config.data).map_err(|source| StartError::Storage {
+                        path: config.data.display().to_string(),
+                        source,
+                    })?;
+                (Arc::new(store), None)
+            }
+            Some(url) => {
+                let store = Arc::new(PgStore::connect(url).await.map_err(StartError::Database)?);
+                let lock = match config.node_id {
+                    None => store.lock_sole_node().await,
+                    Some(_) => store.lock_shared_node().await,
+                };
+                pg = Some(store.clone());
+                (store, Some(lock.map_err(StartError::Database)?))
+            }
+        };
         let bind_error = |source| StartError::Bind {
             addr: config.listen,
             source,
@@ -77,7 +108,15 @@ impl Server {
             None => None,
         };
         let stomp_tcp_addr = stomp_tcp.as_ref().map(|(_, bound)| *bound);
-        let app = App::new(config, Arc::new(store))?;
+        let cluster = match (&config.node_id, pg) {
+            (Some(node), Some(pg)) => Some(Self::join(&config, node, addr, pg).await?),
+            _ => None,
+        };
+        let app = App::with_cluster(config, store, cluster.clone())?;
+        if let Some(cluster) = cluster {
+            let phase = app.shutdown.documents.clone();
+            phase.spawn(cluster.keep(phase.clone()));
+        }
         let service = crate::http::Service::new(app.clone());
         let http = crate::listener::serve(listener, app.clone(), service);
         let stomp = stomp_tcp.map(|(listener, _)| crate::stomp_tcp::serve(listener, app.clone()));
@@ -101,7 +140,32 @@ impl Server {
             stomp_tcp_addr,
             app,
             task,
+            _sole: sole,
         })
+    }
+
+    /// Joins the nodes sharing `pg` as `node`, reachable at `--advertise-addr` (default: the
+    /// address bound, `addr`, unless it names no host).
+    async fn join(
+        config: &Config,
+        node: &str,
+        addr: SocketAddr,
+        pg: Arc<PgStore>,
+    ) -> Result<Arc<Cluster>, StartError> {
+        let advertise = match &config.advertise_addr {
+            Some(advertise) => advertise.clone(),
+            None if addr.ip().is_unspecified() => return Err(StartError::Advertise { addr }),
+            None => addr.to_string(),
+        };
+        let holder = Holder {
+            node: node.to_owned(),
+            incarnation: uuid::Uuid::new_v4().to_string(),
+            addr: advertise,
+        };
+        let leases: Arc<dyn Leases> = pg;
+        Cluster::join(leases, holder, config.lease())
+            .await
+            .map_err(StartError::Database)
     }
 
     /// Accepts until shutdown starts, then shuts down in order.

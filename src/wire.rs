@@ -28,6 +28,8 @@ pub struct Submission {
     pub base: u64,
     /// The op, possibly without its trailing retain, with any checked deletes.
     pub op: CheckedOp,
+    /// The body as received, which a node forwards unchanged to the document's owner.
+    pub body: bytes::Bytes,
 }
 
 /// The identifying fields of a submission, read even from a body that is otherwise invalid,
@@ -121,6 +123,7 @@ impl Submission {
             seq,
             base,
             op,
+            body: bytes::Bytes::copy_from_slice(body),
         })
     }
 }

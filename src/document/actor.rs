@@ -9,6 +9,13 @@
 //! fills a document still at version 0; a deletion commits what came before it, removes the
 //! document from storage, tells the live subscribers, refuses what is queued after it and
 //! ends the task (the next request starts a fresh one at version 0).
+//!
+//! When several nodes share the store, the task runs only on the node that holds the
+//! document's lease (`ownership.rs`), and commits under that lease's epoch: a commit the store
+//! refuses (the lease moved on, the store cannot be reached, another writer took the version)
+//! ends the task without answering its submitters, whose registry resubmits them — unchanged,
+//! so idempotently — to the document's next task, which reloads from the store and transforms
+//! them against what it finds there.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -18,11 +25,13 @@ use ot::{transform_through, CheckedOp, Component, Document, Operation, Side};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
+use super::cluster::OwnedLease;
 use super::directory::Registration;
+use super::fanout::Fanout;
 use super::presence::{PresenceInbox, PresenceState};
 use super::text_diff::text_diff_off_thread;
 use super::{
-    Applied, Committed, Copied, CopySource, Current, Deleted, Listener, OpEvent, Push, Request,
+    Applied, Committed, Copied, CopySource, Current, Deleted, Listener, OpEvent, Request,
     Resumed, Subscribed,
 };
 use crate::config::limits::{COPY_CHUNK, MAX_BATCH, RESTORE_DEDUP_WINDOW};
@@ -50,12 +59,6 @@ pub(super) struct Start {
     pub(super) metrics: Arc<Metrics>,
 }
 
-/// A live listener and the first version it has not been given.
-struct Live {
-    listener: Arc<dyn Listener>,
-    next: u64,
-}
-
 /// A reply held back until the batch it depends on is durable.
 struct HeldReply {
     reply: oneshot::Sender<Result<Applied, Rejection>>,
@@ -80,7 +83,9 @@ pub(super) struct DocumentActor {
     recent: VecDeque<Arc<OpRecord>>,
     recent_capacity: usize,
     /// Live subscribers, each with the first version it has not been given.
-    listeners: Vec<Live>,
+    fanout: Fanout,
+    /// The lease this task commits under, when nodes share the store.
+    lease: Option<OwnedLease>,
     /// Applied but not yet durable.
     unflushed: Vec<Arc<OpRecord>>,
     snapshots: Vec<(u64, String)>,
@@ -103,6 +108,10 @@ enum Exit {
     /// The document was deleted: the task leaves the directory (in a new epoch) and refuses
     /// what is queued with `document-deleted`.
     Deleted,
+    /// Nodes share the store, and this one can no longer commit for the document (its lease
+    /// moved on, or a commit failed): the task leaves the directory and drops what is queued,
+    /// unanswered, for the registry to resubmit to the document's next task.
+    Moved,
 }
 
 fn now_ms() -> u64 {
@@ -133,10 +142,15 @@ impl DocumentActor {
     /// storage fails.
     pub(super) async fn run(start: Start) {
         let span = tracing::debug_span!("document", doc = %start.doc);
-        Self::serve(start).instrument(span).await;
+        Self::serve(start, None).instrument(span).await;
     }
 
-    async fn serve(start: Start) {
+    /// Runs the task as the owner of the document under `lease` (nodes share the store).
+    pub(super) async fn run_owned(start: Start, lease: OwnedLease) {
+        Self::serve(start, Some(lease)).await;
+    }
+
+    async fn serve(start: Start, lease: Option<OwnedLease>) {
         let Start {
             doc,
             store,
@@ -154,7 +168,13 @@ impl DocumentActor {
                 tracing::error!(error = %err, "cannot load document");
                 inbox.close();
                 drop(registration);
-                refuse_all(&mut mailbox, || internal(&err)).await;
+                match lease {
+                    Some(lease) => {
+                        lease.give_up(&doc);
+                        abandon(&mut mailbox);
+                    }
+                    None => refuse_all(&mut mailbox, || internal(&err)).await,
+                }
                 return;
             }
         };
@@ -168,7 +188,8 @@ impl DocumentActor {
             epoch: registration.epoch(),
             recent: VecDeque::with_capacity(recent_capacity),
             recent_capacity,
-            listeners: Vec::new(),
+            fanout: Fanout::default(),
+            lease,
             unflushed: Vec::new(),
             snapshots: Vec::new(),
             held: Vec::new(),
@@ -188,15 +209,26 @@ impl DocumentActor {
         inbox.close();
         actor.presence.end();
         match actor.exit {
-            Exit::Retired | Exit::Shutdown => {}
+            Exit::Retired | Exit::Shutdown => {
+                if let Some(lease) = actor.lease.take() {
+                    // Nothing is lost by stopping: let another node take over at once.
+                    lease.release(&actor.doc).await;
+                }
+            }
+            Exit::Moved => {
+                drop(registration);
+                if let Some(lease) = actor.lease.take() {
+                    lease.give_up(&actor.doc);
+                }
+                actor.fanout.hand_off();
+                abandon(&mut mailbox);
+            }
             Exit::StorageFailed => {
                 // Storage failed: in-memory state may be ahead of disk. Leave the directory
                 // first, so the next request starts a fresh task that reloads from storage;
                 // live subscribers catch up and resume on that one.
                 drop(registration);
-                for live in actor.listeners.drain(..) {
-                    live.listener.lagged(live.next);
-                }
+                actor.fanout.hand_off();
                 refuse_all(&mut mailbox, || {
                     Rejection::new(
                         ErrorCode::Internal,
@@ -210,6 +242,10 @@ impl DocumentActor {
                 // starts a task at version 0 and a subscriber resuming from before learns of
                 // the deletion; refuse everything that was queued behind it.
                 registration.deleted();
+                if let Some(lease) = actor.lease.take() {
+                    // Nothing is left to own: another node may take the id at once.
+                    lease.release(&actor.doc).await;
+                }
                 refuse_all(&mut mailbox, deleted_rejection).await;
             }
         }
@@ -226,12 +262,18 @@ impl DocumentActor {
         phase: &Phase,
         idle: std::time::Duration,
     ) {
+        let lost = self.lease.as_ref().map(|l| l.lost.clone());
         loop {
-            registration.report(self.version, self.listeners.len());
+            registration.report(self.version, self.fanout.len());
             let presence_due = self.presence.next_due();
             let first = tokio::select! {
                 // Ops first: presence is handled after the drain it arrived during.
                 biased;
+                () = async { lost.as_ref().expect("guarded").cancelled().await }, if lost.is_some() => {
+                    tracing::info!(doc = %self.doc, "lease lost: another node owns the document now");
+                    self.exit = Exit::Moved;
+                    return;
+                }
                 request = mailbox.recv() => request,
                 () = phase.stopped() => None,
                 () = inbox.offered() => {
@@ -247,9 +289,9 @@ impl DocumentActor {
                     // Retire if nobody can reach this task any more: no subscriber, nobody
                     // present, nothing in the mailbox or the presence inbox (closed in the same
                     // check), and no sender besides the directory's.
-                    self.listeners.retain(|live| live.listener.is_alive());
+                    let none_live = self.fanout.prune();
                     let unreachable = || {
-                        self.listeners.is_empty()
+                        none_live
                             && self.presence.is_idle()
                             && mailbox.is_empty()
                             && weak.strong_count() <= 1
@@ -290,7 +332,11 @@ impl DocumentActor {
                 }
             }
             if self.handle_batch(batch).await.is_err() {
-                self.exit = Exit::StorageFailed;
+                self.exit = if self.lease.is_some() {
+                    Exit::Moved
+                } else {
+                    Exit::StorageFailed
+                };
                 return;
             }
             if self.exit == Exit::Deleted {
@@ -428,6 +474,19 @@ impl DocumentActor {
         }
     }
 
+    /// Writes `records` and `snapshots` in one durable batch: under the lease when nodes
+    /// share the store (refused if another node owns the document now).
+    async fn append(
+        &self,
+        records: &[OpRecord],
+        snapshots: &[(u64, String)],
+    ) -> Result<(), StoreError> {
+        match &self.lease {
+            Some(owned) => owned.append(&self.doc, records, snapshots).await,
+            None => self.store.append(&self.doc, records, snapshots).await,
+        }
+    }
+
     /// Persists every unflushed op in one batch and one flush, then acknowledges and
     /// broadcasts them, in version order.
     async fn commit(&mut self) -> Result<(), StoreError> {
@@ -437,12 +496,20 @@ impl DocumentActor {
         let records: Vec<OpRecord> = self.unflushed.iter().map(|r| (**r).clone()).collect();
         let snapshots = std::mem::take(&mut self.snapshots);
         let started = std::time::Instant::now();
-        let appended = self.store.append(&self.doc, &records, &snapshots).await;
+        let appended = self.append(&records, &snapshots).await;
         self.metrics
             .commit_seconds
             .observe(started.elapsed().as_secs_f64());
         if let Err(err) = appended {
             tracing::error!(doc = %self.doc, error = %err, "commit failed");
+            if let StoreError::Fenced { .. } | StoreError::VersionTaken { .. } = &err {
+                self.metrics.commits_refused.inc();
+            }
+            if self.lease.is_some() {
+                // Unanswered: the registry resubmits each, unchanged, to the next owner, which
+                // finds it in the history if this commit did land after all.
+                self.held.clear();
+            }
             for held in self.held.drain(..) {
                 let _ = held.reply.send(Err(internal(&err)));
             }
@@ -478,35 +545,7 @@ impl DocumentActor {
     /// Pushes a durable batch to every live listener, never waiting: one that is full leaves
     /// the live set and catches up from storage on its own.
     fn deliver(&mut self, batch: &Arc<Committed>) {
-        let Some(last) = batch.events.last().map(|e| e.version) else {
-            return;
-        };
-        let mut deliveries = 0;
-        self.listeners.retain_mut(|live| {
-            let Some(from) = batch.index_of(live.next) else {
-                // Not the next version it needs (cannot happen for a live listener): let it
-                // catch up rather than deliver a gap.
-                live.listener.clone().lagged(live.next);
-                return false;
-            };
-            match live.listener.push(batch, from) {
-                Push::Delivered => {
-                    live.next = last + 1;
-                    deliveries += (batch.events.len() - from) as u64;
-                    true
-                }
-                Push::Full => {
-                    tracing::debug!(
-                        next = live.next,
-                        "subscriber lagging; it catches up from storage"
-                    );
-                    live.listener.clone().lagged(live.next);
-                    false
-                }
-                Push::Gone => false,
-            }
-        });
-        self.metrics.deliveries.inc_by(deliveries);
+        self.fanout.deliver(batch, &self.metrics);
     }
 
     /// A listener asks to go live from `next` (everything before it delivered). Granted if it
@@ -515,26 +554,17 @@ impl DocumentActor {
         if epoch != self.epoch {
             return Resumed::Deleted;
         }
-        if next == self.version + 1 {
-            self.listeners.push(Live { listener, next });
-            return Resumed::Live;
-        }
         let first_recent = self.recent.front().map_or(u64::MAX, |r| r.version);
-        if next > self.version || next < first_recent {
-            return Resumed::CatchUp { upto: self.version };
-        }
-        let skip = usize::try_from(next - first_recent).unwrap_or(usize::MAX);
-        let gap = Arc::new(self.events_of(self.recent.iter().skip(skip).map(|r| &**r)));
-        match listener.push(&gap, 0) {
-            Push::Delivered => {
-                self.listeners.push(Live {
-                    listener,
-                    next: self.version + 1,
-                });
-                Resumed::Live
+        let gap = || {
+            if next < first_recent {
+                return None;
             }
-            Push::Full | Push::Gone => Resumed::CatchUp { upto: self.version },
-        }
+            let skip = usize::try_from(next - first_recent).unwrap_or(usize::MAX);
+            Some(self.events_of(self.recent.iter().skip(skip).map(|r| &**r)))
+        };
+        let version = self.version;
+        let gap = gap();
+        self.fanout.resume(listener, next, version, || gap)
     }
 
     /// Ops after `after` up to the current version, oldest first, from memory where possible.
@@ -583,6 +613,7 @@ impl DocumentActor {
             seq,
             base,
             op: checked,
+            ..
         } = submission;
         if base > self.version {
             return Err(Rejection::new(
@@ -699,6 +730,8 @@ impl DocumentActor {
                 op,
                 checks: Vec::new(),
             },
+            // Made here by the owner's task, never forwarded.
+            body: bytes::Bytes::new(),
         };
         self.submit(submission, user).await
     }
@@ -739,6 +772,8 @@ impl DocumentActor {
                 op,
                 checks: Vec::new(),
             },
+            // Made here by the owner's task, never forwarded.
+            body: bytes::Bytes::new(),
         };
         self.submit(submission, user).await
     }
@@ -776,6 +811,8 @@ impl DocumentActor {
                     op,
                     checks: Vec::new(),
                 },
+                // Made here by the owner's task, never forwarded.
+                body: bytes::Bytes::new(),
             };
             return match self.submit(submission, user).await {
                 Ok(_) => {
@@ -826,7 +863,7 @@ impl DocumentActor {
                 }
                 records.push(record);
             }
-            self.store.append(&self.doc, &records, &snapshots).await?;
+            self.append(&records, &snapshots).await?;
             let batch = Arc::new(self.events_of(records.iter()));
             self.deliver(&batch);
             for record in records {
@@ -852,10 +889,11 @@ impl DocumentActor {
             user,
             time: self.last_time.max(now_ms()),
         };
-        self.store.delete(&self.doc, &deletion).await?;
-        for live in self.listeners.drain(..) {
-            live.listener.deleted();
+        match &self.lease {
+            Some(owned) => owned.delete(&self.doc, &deletion).await?,
+            None => self.store.delete(&self.doc, &deletion).await?,
         }
+        self.fanout.deleted();
         Ok(Ok(Deleted {
             version: deletion.version,
         }))
@@ -932,6 +970,13 @@ fn refuse_one(request: Request, why: &impl Fn() -> Rejection) {
         | Request::SubscribePresence { .. }
         | Request::Snapshot { .. } => {}
     }
+}
+
+/// Drops every request still in (or arriving at) the mailbox, unanswered: their senders see
+/// the task gone and take them to the document's next task.
+pub(super) fn abandon(mailbox: &mut mpsc::Receiver<Request>) {
+    mailbox.close();
+    while mailbox.try_recv().is_ok() {}
 }
 
 /// Answers every request still in (or arriving at) a closed mailbox: submissions with the

@@ -10,11 +10,20 @@
 //! restores, text merges, copies into it and its deletion. A deletion ends the task; the id
 //! then starts again at version 0 in a new *epoch* (counted by the directory), which is how a
 //! subscription that was behind at the time learns that its document is gone.
+//!
+//! When several nodes share the store ([`Cluster`]), a document's task runs the document only
+//! on the node holding its lease (`ownership.rs` decides, `cluster.rs` renews); on the other
+//! nodes the task is a relay (`relay.rs`) of the owner, through the same mailbox and the same
+//! live-subscriber fan-out (`fanout.rs`).
 
 mod actor;
+mod cluster;
 mod directory;
+mod fanout;
+mod ownership;
 mod presence;
 mod registry;
+mod relay;
 mod text_diff;
 
 use std::sync::Arc;
@@ -28,6 +37,7 @@ use crate::error::Rejection;
 use crate::store::ChainHash;
 use crate::wire::{Restore, Submission, TextSubmission};
 
+pub use cluster::Cluster;
 pub use directory::DocumentInfo;
 pub use presence::SessionId;
 pub use registry::DocumentRegistry;

@@ -4,13 +4,22 @@
 //! is request order, so one session's ops reach a document in the order it sent them.
 //! Presence changes go into the task's presence inbox instead, which never makes the sender
 //! (or an op) wait.
+//!
+//! When nodes share the store, a document's task may stop without answering — its node lost
+//! the document, or the owner it relayed went away — and a request it dropped is put to the
+//! document's next task, again and again until the document has an owner or
+//! `Config::failover_wait` has passed. A submission is resubmitted unchanged, with its
+//! (client, seq), so the first task that applies it is the only one: a later one finds it in
+//! the history and answers its version.
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::actor::{DocumentActor, Start};
+use super::cluster::Cluster;
 use super::directory::Directory;
 use super::presence::{PresenceChange, PresenceInbox, SessionId};
 use super::{
@@ -39,19 +48,34 @@ struct Inner {
     /// The documents' shutdown phase: every task is spawned in it.
     phase: Phase,
     metrics: Arc<Metrics>,
+    /// The nodes sharing the store, if several may.
+    cluster: Option<Arc<Cluster>>,
 }
 
 fn unavailable() -> Rejection {
     Rejection::new(ErrorCode::Unavailable, "the server is shutting down")
 }
 
+fn ownerless(doc: &DocId, waited: Duration) -> Rejection {
+    Rejection::new(
+        ErrorCode::Unavailable,
+        format!(
+            "no node could serve document {doc} within {} ms (its owner is gone or the store \
+             cannot be reached); an op may or may not have been applied: resubmit it unchanged",
+            waited.as_millis()
+        ),
+    )
+}
+
 impl DocumentRegistry {
-    /// A registry whose document tasks use `store` and run in the shutdown `phase`.
+    /// A registry whose document tasks use `store` and run in the shutdown `phase`; with
+    /// `cluster`, each task first finds out whether this node owns its document.
     pub fn new(
         store: Arc<dyn Store>,
         config: Arc<Config>,
         phase: Phase,
         metrics: Arc<Metrics>,
+        cluster: Option<Arc<Cluster>>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -60,6 +84,7 @@ impl DocumentRegistry {
                 config,
                 phase,
                 metrics,
+                cluster,
             }),
         }
     }
@@ -88,7 +113,7 @@ impl DocumentRegistry {
         let (tx, rx) = mpsc::channel(MAILBOX);
         let presence = Arc::new(PresenceInbox::default());
         let registration = directory.register(doc, tx.clone(), presence.clone());
-        inner.phase.spawn(DocumentActor::run(Start {
+        let start = Start {
             doc: doc.clone(),
             store: inner.store.clone(),
             config: inner.config.clone(),
@@ -98,7 +123,17 @@ impl DocumentRegistry {
             presence: presence.clone(),
             phase: inner.phase.clone(),
             metrics: inner.metrics.clone(),
-        }));
+        };
+        match &inner.cluster {
+            None => {
+                inner.phase.spawn(DocumentActor::run(start));
+            }
+            Some(cluster) => {
+                inner
+                    .phase
+                    .spawn(super::ownership::run(start, cluster.clone()));
+            }
+        }
         Ok((tx, presence))
     }
 
@@ -108,7 +143,7 @@ impl DocumentRegistry {
     async fn enqueue<T>(
         &self,
         doc: &DocId,
-        make: impl FnOnce(oneshot::Sender<T>) -> Request,
+        make: &impl Fn(oneshot::Sender<T>) -> Request,
     ) -> Result<oneshot::Receiver<T>, Rejection> {
         let (reply, answer) = oneshot::channel();
         let mut request = make(reply);
@@ -123,6 +158,48 @@ impl DocumentRegistry {
             ErrorCode::Internal,
             "the document task keeps stopping; retry",
         ))
+    }
+
+    /// Puts a request to `doc`'s task and awaits the answer (see [`Self::settle`]).
+    async fn ask<T>(
+        &self,
+        doc: &DocId,
+        make: impl Fn(oneshot::Sender<T>) -> Request,
+    ) -> Result<T, Rejection> {
+        let answer = self.enqueue(doc, &make).await?;
+        self.settle(doc, answer, &make).await
+    }
+
+    /// Awaits the answer to a request made with `make`. With a single node, a task that dies
+    /// after accepting it means `internal`; when nodes share the store it means the document
+    /// is moving, and the request is put to the next task until one answers.
+    async fn settle<T>(
+        &self,
+        doc: &DocId,
+        mut answer: oneshot::Receiver<T>,
+        make: &impl Fn(oneshot::Sender<T>) -> Request,
+    ) -> Result<T, Rejection> {
+        let phase = &self.inner.phase;
+        if self.inner.cluster.is_none() {
+            return Self::answer(phase, answer).await;
+        }
+        let waited = self.inner.config.failover_wait();
+        let deadline = tokio::time::Instant::now() + waited;
+        let mut pause = Duration::from_millis(10);
+        loop {
+            match tokio::time::timeout_at(deadline, &mut answer).await {
+                Ok(Ok(value)) => return Ok(value),
+                Err(_) => return Err(ownerless(doc, waited)),
+                Ok(Err(_)) if phase.is_stopping() => return Err(unavailable()),
+                Ok(Err(_)) => {}
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(super::relay::RETRY);
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ownerless(doc, waited));
+            }
+            answer = self.enqueue(doc, make).await?;
+        }
     }
 
     /// Awaits an answer from a document task. A task that dies after accepting the request
@@ -147,15 +224,15 @@ impl DocumentRegistry {
     ) -> Result<impl Future<Output = Result<Applied, Rejection>> + Send + Sync + 'static, Rejection>
     {
         let user = user.to_owned();
-        let answer = self
-            .enqueue(doc, |reply| Request::Submit {
-                submission: Box::new(submission),
-                user,
-                reply,
-            })
-            .await?;
-        let phase = self.inner.phase.clone();
-        Ok(async move { Self::answer(&phase, answer).await? })
+        let make = move |reply| Request::Submit {
+            submission: Box::new(submission.clone()),
+            user: user.clone(),
+            reply,
+        };
+        let answer = self.enqueue(doc, &make).await?;
+        let registry = self.clone();
+        let doc = doc.clone();
+        Ok(async move { registry.settle(&doc, answer, &make).await? })
     }
 
     /// Submits an op to `doc`; answers once it is durable (or rejected).
@@ -174,13 +251,11 @@ impl DocumentRegistry {
         doc: &DocId,
         with_content: bool,
     ) -> Result<Subscribed, Rejection> {
-        let answer = self
-            .enqueue(doc, |reply| Request::Subscribe {
-                with_content,
-                reply,
-            })
-            .await?;
-        Self::answer(&self.inner.phase, answer).await
+        self.ask(doc, |reply| Request::Subscribe {
+            with_content,
+            reply,
+        })
+        .await
     }
 
     /// Makes `listener` a live subscriber of `doc` from version `next` on, or says up to which
@@ -192,15 +267,13 @@ impl DocumentRegistry {
         next: u64,
         epoch: u64,
     ) -> Result<Resumed, Rejection> {
-        let answer = self
-            .enqueue(doc, |reply| Request::Resume {
-                listener,
-                next,
-                epoch,
-                reply,
-            })
-            .await?;
-        Self::answer(&self.inner.phase, answer).await
+        self.ask(doc, |reply| Request::Resume {
+            listener: listener.clone(),
+            next,
+            epoch,
+            reply,
+        })
+        .await
     }
 
     /// Hands `session`'s presence update for `doc` to the document's task (starting it if
@@ -259,10 +332,11 @@ impl DocumentRegistry {
         doc: &DocId,
         listener: Arc<dyn PresenceListener>,
     ) -> Result<(), Rejection> {
-        let answer = self
-            .enqueue(doc, |reply| Request::SubscribePresence { listener, reply })
-            .await?;
-        Self::answer(&self.inner.phase, answer).await
+        self.ask(doc, |reply| Request::SubscribePresence {
+            listener: listener.clone(),
+            reply,
+        })
+        .await
     }
 
     /// Restores the text `doc` had at an earlier version, as one new op by the caller;
@@ -273,15 +347,12 @@ impl DocumentRegistry {
         restore: Restore,
         user: &str,
     ) -> Result<Applied, Rejection> {
-        let user = user.to_owned();
-        let answer = self
-            .enqueue(doc, |reply| Request::Restore {
-                restore: Box::new(restore),
-                user,
-                reply,
-            })
-            .await?;
-        Self::answer(&self.inner.phase, answer).await?
+        self.ask(doc, |reply| Request::Restore {
+            restore: Box::new(restore.clone()),
+            user: user.to_owned(),
+            reply,
+        })
+        .await?
     }
 
     /// Merges a full new text made against a base version, as one new op; answers once it is
@@ -292,15 +363,12 @@ impl DocumentRegistry {
         text: TextSubmission,
         user: &str,
     ) -> Result<Applied, Rejection> {
-        let user = user.to_owned();
-        let answer = self
-            .enqueue(doc, |reply| Request::Text {
-                text: Box::new(text),
-                user,
-                reply,
-            })
-            .await?;
-        Self::answer(&self.inner.phase, answer).await?
+        self.ask(doc, |reply| Request::Text {
+            text: Box::new(text.clone()),
+            user: user.to_owned(),
+            reply,
+        })
+        .await?
     }
 
     /// Fills the new document `doc` with a copy of `source`; `document-exists` if `doc` has
@@ -311,32 +379,26 @@ impl DocumentRegistry {
         source: CopySource,
         user: &str,
     ) -> Result<Copied, Rejection> {
-        let user = user.to_owned();
-        let answer = self
-            .enqueue(doc, |reply| Request::Copy {
-                source: Box::new(source),
-                user,
-                reply,
-            })
-            .await?;
-        Self::answer(&self.inner.phase, answer).await?
+        self.ask(doc, |reply| Request::Copy {
+            source: Box::new(source.clone()),
+            user: user.to_owned(),
+            reply,
+        })
+        .await?
     }
 
     /// Deletes `doc` (after everything queued before); `not-found` if it has no ops.
     pub async fn delete(&self, doc: &DocId, user: &str) -> Result<Deleted, Rejection> {
-        let user = user.to_owned();
-        let answer = self
-            .enqueue(doc, |reply| Request::Delete { user, reply })
-            .await?;
-        Self::answer(&self.inner.phase, answer).await?
+        self.ask(doc, |reply| Request::Delete {
+            user: user.to_owned(),
+            reply,
+        })
+        .await?
     }
 
     /// The current version, content and hash of `doc`.
     pub async fn snapshot(&self, doc: &DocId) -> Result<Current, Rejection> {
-        let answer = self
-            .enqueue(doc, |reply| Request::Snapshot { reply })
-            .await?;
-        Self::answer(&self.inner.phase, answer).await
+        self.ask(doc, |reply| Request::Snapshot { reply }).await
     }
 
     /// Stops accepting requests and lets every task finish what it has queued (each flushes

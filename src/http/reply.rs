@@ -65,7 +65,12 @@ pub(super) fn respond(result: Result<serde_json::Value, Rejection>) -> Response 
 
 /// A storage failure, as the client sees it.
 pub(super) fn storage(err: StoreError) -> Rejection {
-    Rejection::new(ErrorCode::Internal, err.to_string())
+    // A store that cannot be reached now is a state to wait out (503), not a fault of ours.
+    let code = match err {
+        StoreError::Unavailable { .. } => ErrorCode::Unavailable,
+        _ => ErrorCode::Internal,
+    };
+    Rejection::new(code, err.to_string())
 }
 
 /// Turns warp's own rejections (no route, wrong method, body too large…) into JSON errors.

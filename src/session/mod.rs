@@ -97,9 +97,22 @@ struct Session {
     transport_token: Option<String>,
     /// Submissions per second.
     limiter: Option<governor::DefaultDirectRateLimiter>,
+    /// The client is another node of the cluster (`otterdoc-peer` at CONNECT, proven with the
+    /// peer secret): its SENDs name the user they are forwarded for, and it is not rate
+    /// limited (its own sessions are).
+    from_node: bool,
     /// Its entry in the roster (after CONNECT), and the operator's controls.
     enrolment: Option<Enrolment>,
     control: Option<mpsc::UnboundedReceiver<Control>>,
+}
+
+/// Presence is not offered by nodes sharing a store (it lives in one document task, and relays
+/// do not carry it).
+fn presence_unclustered() -> Rejection {
+    Rejection::new(
+        ErrorCode::Unavailable,
+        "presence is not available on servers running as several nodes (docs/cluster.md)",
+    )
 }
 
 /// What the transport knows about the peer before any STOMP frame.
@@ -191,6 +204,7 @@ where
         expiry: None,
         transport_token: peer.token,
         limiter,
+        from_node: false,
         enrolment: None,
         control: None,
     };
@@ -458,18 +472,24 @@ impl Session {
         let ours = self.app.config.heartbeat_ms;
         let heart_beats = negotiate::heart_beats(ours, connect.heart_beat.as_deref())
             .map_err(|e| Violation::new(e, receipt))?;
-        // The token: the Authorization header, else the passcode, else the transport's.
-        let token = connect
-            .authorization
-            .as_deref()
-            .and_then(auth::bearer)
-            .or(connect.passcode.as_deref())
-            .or(self.transport_token.as_deref());
-        self.identity = self.app.auth.authenticate(token).map_err(|err| {
-            Metrics::count(&self.app.metrics.auth_failures, err.reason());
-            tracing::info!(reason = err.reason(), "authentication failed");
-            Violation::new(format!("authentication failed: {err}"), receipt)
-        })?;
+        if let Some(node) = connect.peer.as_deref() {
+            self.identity = self.authenticate_node(node, connect.passcode.as_deref(), receipt)?;
+            self.from_node = true;
+            self.limiter = None;
+        } else {
+            // The token: the Authorization header, else the passcode, else the transport's.
+            let token = connect
+                .authorization
+                .as_deref()
+                .and_then(auth::bearer)
+                .or(connect.passcode.as_deref())
+                .or(self.transport_token.as_deref());
+            self.identity = self.app.auth.authenticate(token).map_err(|err| {
+                Metrics::count(&self.app.metrics.auth_failures, err.reason());
+                tracing::info!(reason = err.reason(), "authentication failed");
+                Violation::new(format!("authentication failed: {err}"), receipt)
+            })?;
+        }
         self.expiry = self
             .identity
             .valid_for()
@@ -482,7 +502,12 @@ impl Session {
             heart_beat: (ours, ours),
             session: &self.id,
             user: self.identity.user(),
-            features: FEATURES,
+            // Several nodes have no presence: a client told so never subscribes to it.
+            features: if self.app.cluster.is_some() {
+                &[]
+            } else {
+                FEATURES
+            },
         });
         self.connected = true;
         let (enrolment, control) =
@@ -500,6 +525,40 @@ impl Session {
             self.say(server::receipt(&receipt)).await;
         }
         Ok(Flow::Continue)
+    }
+
+    /// A CONNECT naming itself another node: accepted only when nodes share the store here
+    /// and `passcode` is their shared secret.
+    fn authenticate_node(
+        &self,
+        node: &str,
+        passcode: Option<&str>,
+        receipt: Option<&str>,
+    ) -> Result<Identity, Violation> {
+        let refuse = |reason: &'static str, why: &str| {
+            Metrics::count(&self.app.metrics.auth_failures, reason);
+            tracing::info!(reason, %node, "node authentication failed");
+            Violation::new(format!("authentication failed: {why}"), receipt)
+        };
+        let Some(cluster) = &self.app.cluster else {
+            return Err(refuse(
+                "node",
+                "otterdoc-peer names a node, but this server does not run as one of several",
+            ));
+        };
+        let expected = cluster.secret().as_bytes();
+        let given = passcode.unwrap_or_default().as_bytes();
+        // Compared in time independent of where they differ.
+        let same = given.len() == expected.len()
+            && given
+                .iter()
+                .zip(expected)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if !same {
+            return Err(refuse("node", "wrong node secret"));
+        }
+        Ok(Identity::node(node))
     }
 
     /// Queues a frame; a closed outbox is noticed by the run loop (the writer has ended).
@@ -564,10 +623,15 @@ impl Session {
             client: Some(submission.client.clone()),
             seq: Some(submission.seq),
         };
+        // A node forwards for the user its session authenticated; anyone else is who they are.
+        let user = match send.user.as_deref() {
+            Some(user) if self.from_node => user,
+            _ => self.identity.user(),
+        };
         let queued = self
             .app
             .documents
-            .submit_queued(&doc_id, submission, self.identity.user())
+            .submit_queued(&doc_id, submission, user)
             .await;
         match queued {
             Ok(outcome) => {
@@ -602,6 +666,12 @@ impl Session {
     /// read-only viewer may show a cursor), like the presence SUBSCRIBE in
     /// [`Self::on_subscribe`].
     fn send_presence(&mut self, send: stomp::Send, doc: Option<String>, doc_id: DocId) {
+        if self.app.cluster.is_some() {
+            let ids = submission_ids(&send.body);
+            self.replies
+                .rejected(send.receipt, doc, ids, presence_unclustered());
+            return;
+        }
         let update = match PresenceUpdate::parse(&send.body) {
             Ok(update) => update,
             Err((rejection, ids)) => {
@@ -670,6 +740,9 @@ impl Session {
                 return Ok(Flow::Continue);
             }
             destination::Subscription::Presence(doc) => {
+                if self.app.cluster.is_some() {
+                    return Err(presence_unclustered().message);
+                }
                 if !self.identity.can_read(&doc) {
                     return Err(format!(
                         "forbidden: user {} may not read document {doc}",

@@ -64,6 +64,7 @@ mod tests {
             destination: "/app/doc/a".into(),
             transaction: Some("t".into()),
             receipt: None,
+            user: None,
             body: vec![n].into(),
         }
     }

@@ -48,7 +48,15 @@ pub struct Connect {
     pub authorization: Option<String>,
     /// `receipt`.
     pub receipt: Option<String>,
+    /// `otterdoc-peer`: the connecting client is another otterdoc node of that name (it must
+    /// prove it with the peer secret as `passcode`).
+    pub peer: Option<String>,
 }
+
+/// The CONNECT header naming a connecting node ([`Connect::peer`]).
+pub const PEER_HEADER: &str = "otterdoc-peer";
+/// The SEND header naming the user a node forwards a submission for ([`Send::user`]).
+pub const USER_HEADER: &str = "otterdoc-user";
 
 /// A SEND.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,6 +67,8 @@ pub struct Send {
     pub transaction: Option<String>,
     /// `receipt`.
     pub receipt: Option<String>,
+    /// `otterdoc-user`: the user a node forwards this for (honoured from nodes only).
+    pub user: Option<String>,
     /// The body.
     pub body: Bytes,
 }
@@ -152,11 +162,13 @@ impl ClientCommand {
                     .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
                     .map(|(_, v)| v.clone()),
                 receipt,
+                peer: optional(PEER_HEADER),
             }),
             Command::Send => ClientCommand::Send(Send {
                 destination: required("destination")?,
                 transaction: optional("transaction"),
                 receipt,
+                user: optional(USER_HEADER),
                 body: frame.body.clone(),
             }),
             Command::Subscribe => ClientCommand::Subscribe(Subscribe {

@@ -25,7 +25,9 @@ mod escape;
 mod frame;
 mod parser;
 
-pub use command::{server, ClientCommand, Connect, Connected, Send, Subscribe, Violation};
+pub use command::{
+    server, ClientCommand, Connect, Connected, Send, Subscribe, Violation, PEER_HEADER, USER_HEADER,
+};
 pub use connection::{
     linger, writer, Closed, Inbound, MessageBodies, MessageTarget, Outbox, TryQueue, WriterSettings,
 };

@@ -2,7 +2,9 @@
 //! webhooks need from durable storage, as the [`Store`] trait, with the records it stores
 //! ([`OpRecord`], [`Change`]). The sled implementation ([`SledStore`]) is the embedded default;
 //! the contract every implementation must meet is checked by one test suite
-//! (`tests/it/store_contract.rs`) run against each.
+//! (`tests/it/store_contract.rs`) run against each. [`PgStore`] keeps the same history in
+//! PostgreSQL, which several nodes share; it also implements [`Leases`] (`lease.rs`): which node
+//! owns each document, and commits fenced by the owner's epoch.
 //!
 //! Rules every implementation keeps:
 //! - a document's versions are 1, 2, 3… with no gap; [`Store::append`] adds the next ones;
@@ -18,6 +20,9 @@
 //!   all or nothing across a crash, and appends one `deleted` entry to the feed.
 
 mod chain;
+mod lease;
+mod migrations;
+mod postgres;
 mod sled;
 
 use async_trait::async_trait;
@@ -28,6 +33,8 @@ use crate::config::limits::VERIFY_PAGE;
 use crate::doc_id::DocId;
 
 pub use self::chain::{canonical_bytes, ChainHash};
+pub use self::lease::{Claim, Holder, Lease, Leases, Owner};
+pub use self::postgres::{PgStore, SoleNode};
 pub use self::sled::{SledStore, FORMAT};
 
 /// One applied operation as stored and as listed by `GET /docs/<id>/ops` (without the
@@ -162,6 +169,47 @@ pub enum StoreError {
         found: String,
         /// What this build expects.
         expected: String,
+    },
+    /// The database was migrated by a newer otterdoc than this one.
+    #[error("the database has schema version {found}, newer than this build's {known}; use a matching otterdoc version")]
+    NewerSchema {
+        /// The database's schema version.
+        found: i32,
+        /// The newest this build knows.
+        known: i32,
+    },
+    /// Another otterdoc node already serves this database; several nodes on one database are
+    /// not available yet (`docs/cluster.md`).
+    #[error("another otterdoc node is already running on this database; nodes may share one database only if every one of them is started with --node-id (docs/cluster.md): stop it, or give this node its own database")]
+    Shared,
+    /// A node started with `--node-id` found a node running alone on the database.
+    #[error("an otterdoc node started without --node-id runs on this database and holds it alone: stop it, or restart it with --node-id too (docs/cluster.md)")]
+    HeldAlone,
+    /// The store cannot be reached now (connection refused or lost, no answer in time). The
+    /// outcome of a write that failed this way is unknown.
+    #[error("the store cannot be reached: {reason}")]
+    Unavailable {
+        /// Why.
+        reason: String,
+    },
+    /// A fenced commit was refused: the lease it was made under is no longer the document's
+    /// current one (another node owns the document now). Nothing was written.
+    #[error("document {doc} has a newer owner than lease epoch {epoch}; nothing was written")]
+    Fenced {
+        /// Document id.
+        doc: String,
+        /// The stale epoch.
+        epoch: u64,
+    },
+    /// A commit was refused because another writer stored `version` first. Nothing was written.
+    #[error(
+        "version {version} of document {doc} was stored by another writer; nothing was written"
+    )]
+    VersionTaken {
+        /// Document id.
+        doc: String,
+        /// The first version of the refused commit.
+        version: u64,
     },
     /// A stored record could not be read or replayed.
     #[error("document {doc} is corrupt at version {version}: {reason}")]

@@ -4,12 +4,16 @@
 //! - [`stomp`]: the one STOMP-over-WebSocket client; [`ot_client`]: an ot.js-style editor on it;
 //! - [`http`]: HTTP requests through `reqwest` (and raw bytes for deliberately bad requests);
 //! - [`history`]: reading a document's history back over HTTP and replaying it;
-//! - [`tokens`]: signed JWTs for servers run with `--auth jwt`.
+//! - [`tokens`]: signed JWTs for servers run with `--auth jwt`;
+//! - [`postgres`]: a real PostgreSQL (started once per test run), a fresh database per test;
+//! - [`proxy`]: a TCP proxy a test can cut and restore (a node losing its database).
 
 pub mod history;
 pub mod http;
 pub mod ot_client;
+pub mod postgres;
 pub mod process;
+pub mod proxy;
 pub mod stomp;
 pub mod tokens;
 

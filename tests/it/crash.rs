@@ -6,6 +6,8 @@
 //! resubmit what was never acknowledged, and at the end all of them converge on the server's
 //! text, with every op they made in the history exactly once.
 //!
+//! The same loop runs on sled (the data directory) and on PostgreSQL (`--store`).
+//!
 //! `OTTERDOC_TEST_CRASH_TRIALS` sets the number of kills (the test command's default is quick;
 //! `docs/operations.md` gives the long run), `OTTERDOC_TEST_CRASH_SEED` replays a run:
 //!
@@ -44,7 +46,7 @@ fn env_number(name: &str) -> Option<u64> {
 /// Checks the stored history against what the editors were told: every acknowledged op is at
 /// its version, each editor's stored seqs are exactly 1..=n (no gap, no repeat), and no op was
 /// stored that its editor never made. Returns the stored ops' count per editor.
-fn check_history(ops: &[Value], editors: &[OtClient]) -> HashMap<String, u64> {
+pub(crate) fn check_history(ops: &[Value], editors: &[OtClient]) -> HashMap<String, u64> {
     let mut seqs: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
     for (i, op) in ops.iter().enumerate() {
         assert_eq!(op["version"].as_u64(), Some(i as u64 + 1), "{op}");
@@ -115,12 +117,24 @@ async fn type_until_killed(mut editor: OtClient, seed: u64) -> OtClient {
     }
 }
 
-async fn restart(data: &Path) -> ServerProcess {
-    ServerProcess::spawn(data, &SERVER_ARGS)
+async fn restart(data: &Path, store: &[&str]) -> ServerProcess {
+    let args: Vec<&str> = SERVER_ARGS.iter().chain(store).copied().collect();
+    ServerProcess::spawn(data, &args)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_at_random_moments_loses_no_acknowledged_op() {
+    crash_loop(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_at_random_moments_on_postgres_loses_no_acknowledged_op() {
+    let db = crate::common::postgres::database().await;
+    crash_loop(&["--store", &db]).await;
+}
+
+/// The loop, with the server's history in sled (`store` empty) or where `store` says.
+async fn crash_loop(store: &[&str]) {
     let trials = env_number("OTTERDOC_TEST_CRASH_TRIALS").map_or(QUICK_TRIALS, |n| n as usize);
     let seed = env_number("OTTERDOC_TEST_CRASH_SEED").unwrap_or_else(rand::random);
     eprintln!("crash loop: {trials} trials, OTTERDOC_TEST_CRASH_SEED={seed}");
@@ -128,7 +142,7 @@ async fn kill_9_at_random_moments_loses_no_acknowledged_op() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
 
-    let mut server = restart(&data).await;
+    let mut server = restart(&data, store).await;
     let mut editors = Vec::new();
     for _ in 0..EDITORS {
         editors.push(OtClient::join_url(&server.ws_url(), DOC).await);
@@ -141,10 +155,10 @@ async fn kill_9_at_random_moments_loses_no_acknowledged_op() {
         if rng.random_bool(0.2) {
             // Now and then, a kill during start-up (recovery, before any client is back).
             server.kill9();
-            server = restart(&data).await;
+            server = restart(&data, store).await;
             tokio::time::sleep(Duration::from_millis(rng.random_range(0..30))).await;
             server.kill9();
-            server = restart(&data).await;
+            server = restart(&data, store).await;
         }
         let typing: Vec<_> = editors
             .drain(..)
@@ -156,7 +170,7 @@ async fn kill_9_at_random_moments_loses_no_acknowledged_op() {
             editors.push(task.await.expect("an editor task"));
         }
 
-        server = restart(&data).await;
+        server = restart(&data, store).await;
         let ops = all_ops(server.addr, DOC, Some(1000)).await;
         let counts = check_history(&ops, &editors);
         check_replay(&server, &ops).await;

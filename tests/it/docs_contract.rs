@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 use strum::IntoEnumIterator;
 
 /// The documentation files this test pins.
-const DOCS: [&str; 7] = [
+const DOCS: [&str; 8] = [
     "protocol.md",
     "http.md",
     "storage.md",
@@ -36,6 +36,7 @@ const DOCS: [&str; 7] = [
     "architecture.md",
     "security.md",
     "operations.md",
+    "cluster.md",
 ];
 
 fn doc(name: &str) -> String {

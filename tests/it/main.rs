@@ -14,6 +14,9 @@
 //! - `store_contract`: the `Store` contract, run against every implementation;
 //! - `history`: the history routes (hash chain, list, diff, restore, text, copy, delete) and
 //!   the changefeed, with STOMP editors and `kill -9`;
+//! - `cluster`: several nodes sharing one PostgreSQL (convergence across nodes);
+//! - `postgres_node`: one node on PostgreSQL (`--store`): restarts, readiness, a second node
+//!   refused, bad values, a node cut off from its database;
 //! - `interop`: a real `@stomp/stompjs` client, over `/ws` and over `sockjs-client`;
 //! - `sockjs`: the SockJS endpoint at the protocol level; `stomp_tcp`: STOMP over plain TCP;
 //! - `security`: authentication and rights (the matrix), Origin checks and CORS;
@@ -28,6 +31,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod cluster;
 mod collaboration;
 mod crash;
 mod docs_contract;
@@ -38,6 +42,7 @@ mod hostile;
 mod http_api;
 mod interop;
 mod layering;
+mod postgres_node;
 mod presence;
 mod security;
 mod session_timing;

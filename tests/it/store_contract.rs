@@ -1,12 +1,21 @@
 //! The contract of the storage boundary (`otterdoc::store::Store`), written once against the
 //! trait and run against every implementation: each `#[tokio::test]` at the bottom runs the
 //! whole suite on one backend. A new backend adds one such test and must pass all of it.
+//! Stores several nodes share (PostgreSQL) also meet the lease contract below: claims, expiry,
+//! epochs, and commits fenced by them.
 
 use std::sync::Arc;
 
 use ot::Operation;
 use otterdoc::doc_id::DocId;
-use otterdoc::store::{ChainHash, ChangeKind, Deletion, OpRecord, SledStore, Store, Verification};
+use std::time::Duration;
+
+use otterdoc::store::{
+    ChainHash, ChangeKind, Claim, Deletion, Holder, Lease, Leases, OpRecord, PgStore, SledStore,
+    Store, StoreError, Verification,
+};
+
+use crate::common::postgres;
 
 /// Opens the backend under test. Every call opens the same underlying storage (as a restart
 /// would); the suite drops the previous store before calling it again.
@@ -448,4 +457,202 @@ async fn sled_store_meets_the_contract() {
     let path = dir.path().join("db");
     let open = move || -> Arc<dyn Store> { Arc::new(SledStore::open(&path).expect("open sled")) };
     run_contract(&open).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_store_meets_the_contract() {
+    let url = postgres::database().await;
+    // Each call connects anew (as a restarted node would) to the same database.
+    let open = move || -> Arc<dyn Store> {
+        let url = url.clone();
+        tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(async move {
+                Arc::new(PgStore::connect(&url).await.expect("connect")) as Arc<dyn Store>
+            })
+        })
+    };
+    run_contract(&open).await;
+}
+
+fn holder(node: &str) -> Holder {
+    Holder {
+        node: node.into(),
+        incarnation: uuid::Uuid::new_v4().to_string(),
+        addr: format!("{node}.test:8080"),
+    }
+}
+
+fn granted(claim: Claim) -> Lease {
+    match claim {
+        Claim::Granted(lease) => lease,
+        Claim::Held(owner) => panic!("expected a grant, the lease is held by {owner:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_leases_fence_commits() {
+    let url = postgres::database().await;
+    let store = PgStore::connect(&url).await.expect("connect");
+    let (a, b) = (holder("a"), holder("b"));
+    let d = doc("leased");
+    let long = Duration::from_secs(60);
+
+    // A free document is granted, epoch 1; its holder may claim again (a new epoch).
+    let first = granted(store.claim(&d, &a, long).await.unwrap());
+    assert_eq!(first.epoch, 1);
+    let second = granted(store.claim(&d, &a, long).await.unwrap());
+    assert_eq!(second.epoch, 2);
+    // Held and unexpired: another holder learns who owns it and where.
+    match store.claim(&d, &b, long).await.unwrap() {
+        Claim::Held(owner) => {
+            assert_eq!(
+                (owner.node.as_str(), owner.addr.as_str()),
+                ("a", "a.test:8080")
+            );
+            assert_eq!(owner.epoch, 2);
+            assert!(owner.remaining > Duration::from_secs(50), "{owner:?}");
+        }
+        Claim::Granted(lease) => panic!("granted a held lease: {lease:?}"),
+    }
+    // Commits under the current epoch land; under the stale one they are refused, whole.
+    store
+        .append_fenced(&d, second, &records(1, 2, 0, 0), &[])
+        .await
+        .unwrap();
+    let refused = store
+        .append_fenced(&d, first, &records(3, 1, 2, 0), &[(3, text_at(3))])
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Fenced { epoch: 1, .. })),
+        "{refused:?}"
+    );
+    assert_eq!(store.head(&d).await.unwrap(), 2);
+    assert_eq!(store.snapshot_at_or_before(&d, 9).await.unwrap().0, 0);
+
+    // Released: another holder takes it at once, with a higher epoch, and the old one is fenced.
+    store.release(&d, &a, second).await.unwrap();
+    let third = granted(store.claim(&d, &b, long).await.unwrap());
+    assert_eq!(third.epoch, 3);
+    let stale = store
+        .append_fenced(&d, second, &records(3, 1, 2, 0), &[])
+        .await;
+    assert!(matches!(stale, Err(StoreError::Fenced { .. })), "{stale:?}");
+    store
+        .append_fenced(&d, third, &records(3, 1, 2, 0), &[])
+        .await
+        .unwrap();
+
+    // A version already stored is refused (whole), however the writer came to make it.
+    let taken = store
+        .append_fenced(&d, third, &records(3, 2, 2, 0), &[])
+        .await;
+    assert!(
+        matches!(taken, Err(StoreError::VersionTaken { version: 3, .. })),
+        "{taken:?}"
+    );
+    let taken = store.append(&d, &records(2, 1, 1, 0), &[]).await;
+    assert!(
+        matches!(taken, Err(StoreError::VersionTaken { .. })),
+        "{taken:?}"
+    );
+    // And a gap is refused too.
+    let gap = store.append(&d, &records(9, 1, 8, 0), &[]).await;
+    assert!(matches!(gap, Err(StoreError::Corrupt { .. })), "{gap:?}");
+    assert_eq!(store.head(&d).await.unwrap(), 3);
+    assert_eq!(
+        store.content_at(&d, 3).await.unwrap().to_string(),
+        text_at(3)
+    );
+
+    // Expiry: a short lease that is not renewed is taken by the next claimant.
+    let e = doc("expiring");
+    let short = Duration::from_millis(300);
+    let old = granted(store.claim(&e, &a, short).await.unwrap());
+    assert!(matches!(
+        store.claim(&e, &b, short).await.unwrap(),
+        Claim::Held(_)
+    ));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let new = granted(store.claim(&e, &b, long).await.unwrap());
+    assert!(new.epoch > old.epoch);
+    // renew_all extends only what the holder still has.
+    assert!(
+        store.renew_all(&a, long).await.unwrap().is_empty(),
+        "a holds nothing now"
+    );
+    let theirs = store.renew_all(&b, long).await.unwrap();
+    assert_eq!(theirs.len(), 2, "{theirs:?}");
+    assert!(theirs.contains(&(e.clone(), new)) && theirs.contains(&(d.clone(), third)));
+    let owner = store.owner(&e).await.unwrap().expect("an owner");
+    assert_eq!((owner.node.as_str(), owner.epoch), ("b", new.epoch));
+    assert_eq!(store.owner(&doc("nobody")).await.unwrap(), None);
+
+    // The peer secret is made once and the same for every node.
+    let secret = store.peer_secret().await.unwrap();
+    assert!(secret.len() >= 32);
+    let other = PgStore::connect(&url).await.expect("connect");
+    assert_eq!(other.peer_secret().await.unwrap(), secret);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_concurrent_claims_grant_one_owner_and_one_history() {
+    let url = postgres::database().await;
+    let d = doc("contended");
+    let mut tasks = Vec::new();
+    for n in 0..6 {
+        let url = url.clone();
+        let d = d.clone();
+        tasks.push(tokio::spawn(async move {
+            let store = PgStore::connect(&url).await.expect("connect");
+            let me = holder(&format!("n{n}"));
+            match store.claim(&d, &me, Duration::from_secs(60)).await.unwrap() {
+                Claim::Granted(lease) => {
+                    // The winner commits, and a second commit of the same versions fails.
+                    store
+                        .append_fenced(&d, lease, &records(1, 3, 0, 0), &[])
+                        .await
+                        .unwrap();
+                    1
+                }
+                Claim::Held(_) => 0,
+            }
+        }));
+    }
+    let mut winners = 0;
+    for task in tasks {
+        winners += task.await.unwrap();
+    }
+    assert_eq!(winners, 1, "exactly one node owns the document");
+    let store = PgStore::connect(&url).await.expect("connect");
+    assert_eq!(store.head(&d).await.unwrap(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_refuses_a_schema_from_a_newer_build() {
+    let url = postgres::database().await;
+    PgStore::connect(&url).await.expect("first start migrates");
+    let db = postgres::client(&url).await;
+    let applied: i64 = db
+        .query_one("SELECT count(*) FROM schema_migrations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(applied >= 1);
+    // A second start applies nothing again.
+    PgStore::connect(&url).await.expect("second start");
+    let again: i64 = db
+        .query_one("SELECT count(*) FROM schema_migrations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(again, applied);
+    db.execute(
+        "INSERT INTO schema_migrations (version, name) VALUES (999, 'from the future')",
+        &[],
+    )
+    .await
+    .unwrap();
+    let err = PgStore::connect(&url).await.err().expect("refused");
+    let message = err.to_string();
+    assert!(message.contains("schema version 999"), "{message}");
 }
