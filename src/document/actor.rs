@@ -31,8 +31,8 @@ use super::fanout::Fanout;
 use super::presence::{PresenceInbox, PresenceState};
 use super::text_diff::text_diff_off_thread;
 use super::{
-    Applied, Committed, Copied, CopySource, Current, Deleted, Listener, OpEvent, Request,
-    Resumed, Subscribed,
+    Applied, Committed, Copied, CopySource, Current, Deleted, Listener, OpEvent, Request, Resumed,
+    Subscribed,
 };
 use crate::config::limits::{COPY_CHUNK, MAX_BATCH, RESTORE_DEDUP_WINDOW};
 use crate::config::Config;

@@ -535,3 +535,124 @@ async fn only_a_node_with_the_secret_may_forward_for_a_user() {
         "{error:?}"
     );
 }
+
+/// The (type, doc, version) of every changefeed entry `node` serves.
+async fn feed_of(node: &ServerProcess) -> Vec<(String, String, u64)> {
+    let (status, page) = node.get("/changes?after=0&limit=1000").await;
+    assert_eq!(status, 200, "{page}");
+    page["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| {
+            (
+                c["type"].as_str().expect("type").to_owned(),
+                c["doc"].as_str().expect("doc").to_owned(),
+                c["version"].as_u64().expect("version"),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_writes_go_through_the_owner_and_the_changefeed_is_shared() {
+    use crate::common::StompClient;
+    use serde_json::json;
+    const DOC: &str = "owned-doc";
+    let db = postgres::database().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let nodes: Vec<ServerProcess> = (0..2).map(|i| start_node(dir.path(), &db, i)).collect();
+    for node in &nodes {
+        wait_ready(node, 200).await;
+    }
+    // Node 0 opens the document first, so it owns it.
+    for (i, text) in ["one", " two", " three"].into_iter().enumerate() {
+        let len = ["", "one", "one two"][i].len();
+        let op = if len == 0 {
+            json!([text])
+        } else {
+            json!([len, text])
+        };
+        let body = json!({"client": "w", "seq": i + 1, "base": i, "op": op}).to_string();
+        let (status, reply) =
+            crate::common::http::post(nodes[0].addr, &format!("/docs/{DOC}/ops"), &body).await;
+        assert_eq!(status, 200, "{reply}");
+    }
+    assert_eq!(owner_of(&db, DOC).await.map(|(n, _)| n), Some(0));
+    // A subscriber on node 1 is served by node 1's relay of the owner.
+    let mut watcher = StompClient::open(&nodes[1].ws_url()).await;
+    watcher.connect().await;
+    watcher
+        .subscribe_confirmed("w", &format!("/topic/doc/{DOC}"), &[])
+        .await;
+
+    // Node 1 does not own it: history writes there are refused, naming the owner; nothing
+    // is written.
+    let refused = [
+        (
+            "POST",
+            format!("/docs/{DOC}/restore"),
+            Some(json!({"version": 1, "client": "r", "seq": 1})),
+        ),
+        (
+            "POST",
+            format!("/docs/{DOC}/text"),
+            Some(json!({"content": "x", "base": 3, "client": "t", "seq": 1})),
+        ),
+        ("DELETE", format!("/docs/{DOC}"), None),
+    ];
+    for (method, path, body) in &refused {
+        let body = body.as_ref().map(|b| b.to_string());
+        let response = crate::common::http::request(
+            nodes[1].addr,
+            method,
+            path,
+            &[],
+            body.as_deref().map(str::as_bytes),
+        )
+        .await;
+        let answer = response.json();
+        assert_eq!(response.status, 503, "{method} {path}: {answer}");
+        assert_eq!(answer["error"]["code"], "unavailable", "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("owned by node n0"), "{message}");
+    }
+    assert_eq!(
+        get_doc(nodes[1].addr, DOC).await,
+        (3, "one two three".into())
+    );
+    // Reads of the history are served by any node, from the shared store.
+    let (status, verified) = nodes[1].get(&format!("/docs/{DOC}/verify")).await;
+    assert_eq!(
+        (status, verified["ok"].clone()),
+        (200, json!(true)),
+        "{verified}"
+    );
+
+    // On the owner the deletion goes through; node 1's subscriber hears of it.
+    let response =
+        crate::common::http::request(nodes[0].addr, "DELETE", &format!("/docs/{DOC}"), &[], None)
+            .await;
+    assert_eq!(response.status, 200, "{}", response.json());
+    assert_eq!(
+        watcher.message_json().await,
+        json!({"type": "deleted", "doc": DOC})
+    );
+    // One feed, in the database: both nodes serve the same entries.
+    let expected = vec![("deleted".to_owned(), DOC.to_owned(), 3)];
+    assert_eq!(feed_of(&nodes[0]).await, expected);
+    assert_eq!(feed_of(&nodes[1]).await, expected);
+
+    // The id starts over, on whichever node writes it first (node 1 now).
+    let body = json!({"client": "again", "seq": 1, "base": 0, "op": ["fresh"]}).to_string();
+    let (status, reply) =
+        crate::common::http::post(nodes[1].addr, &format!("/docs/{DOC}/ops"), &body).await;
+    assert_eq!(
+        (status, reply["version"].clone()),
+        (200, json!(1)),
+        "{reply}"
+    );
+    assert_eq!(get_doc(nodes[0].addr, DOC).await, (1, "fresh".into()));
+    let mut fed = feed_of(&nodes[0]).await;
+    assert_eq!(fed.pop(), Some(("op".to_owned(), DOC.to_owned(), 1)));
+}
