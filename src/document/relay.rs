@@ -5,9 +5,11 @@
 //! clients' submissions, whose RECEIPTs it turns back into their outcomes. What it delivers is
 //! what the owner broadcast, so only durable ops, in the owner's order.
 //!
-//! The history routes' writes (restore, text, copy, delete) are served by the owner's task only:
-//! a relay refuses them with `unavailable`, naming the owner, rather than forwarding what the
-//! node-to-node STOMP cannot carry. When the owner deletes the document, the relay receives
+//! A text merge (`POST /docs/<id>/text`) is an ordinary submission made at its base, so the
+//! relay computes its op from the stored text at `base` and forwards it like its clients'
+//! submissions. The other history writes (restore, copy, delete) depend on the owner's current
+//! state and are served by the owner's task only: a relay refuses them with `unavailable`,
+//! naming the owner, rather than forwarding what the node-to-node STOMP cannot carry. When the owner deletes the document, the relay receives
 //! its `deleted` event, tells its own live subscribers, and leaves the directory in a new epoch
 //! (as an owner's task does), so subscribers that were catching up learn of it too.
 //!
@@ -31,12 +33,14 @@ use tokio::time::Instant;
 use super::actor::Start;
 use super::cluster::Cluster;
 use super::fanout::Fanout;
+use super::text_diff::text_diff_off_thread;
 use super::{Applied, Committed, Current, OpEvent, Request, Resumed, Subscribed};
 use crate::config::limits::STORE_TIMEOUT;
 use crate::error::{ErrorCode, Rejection};
 use crate::peer::Upstream;
 use crate::stomp::{Command, StompFrame, USER_HEADER};
 use crate::store::{ChainHash, OpRecord, Owner};
+use crate::wire::TextSubmission;
 
 /// The subscription id of the relay on its upstream connection.
 const SUBSCRIPTION: &str = "relay";
@@ -286,20 +290,13 @@ impl Relay {
                 submission,
                 user,
                 reply,
-            } => {
-                self.next_receipt += 1;
-                let id = format!("f-{}", self.next_receipt);
-                let frame = StompFrame::new(Command::Send)
-                    .with_header("destination", format!("/app/doc/{}", self.start.doc))
-                    .with_header("content-type", "application/json")
-                    .with_header("receipt", id.clone())
-                    .with_header(USER_HEADER, user)
-                    .with_body(submission.body.clone());
-                // Unsent, the reply is dropped with the relay: the registry resubmits it.
-                self.upstream.send(&frame).await.map_err(moved)?;
-                self.start.metrics.forwarded.inc();
-                self.forwarded.insert(id, reply);
-            }
+            } => self.forward(submission.body.clone(), user, reply).await?,
+            Request::Text { text, user, reply } => match self.text_submission(*text).await {
+                Ok(body) => self.forward(body, user, reply).await?,
+                Err(rejection) => {
+                    let _ = reply.send(Err(rejection));
+                }
+            },
             Request::Subscribe {
                 with_content,
                 reply,
@@ -350,7 +347,7 @@ impl Relay {
             }
             // Presence is not offered while nodes share a store; the session refuses it first.
             Request::SubscribePresence { .. } => {}
-            Request::Restore { reply, .. } | Request::Text { reply, .. } => {
+            Request::Restore { reply, .. } => {
                 let _ = reply.send(Err(self.owner_only()));
             }
             Request::Copy { reply, .. } => {
@@ -363,13 +360,70 @@ impl Relay {
         Ok(())
     }
 
+    /// Sends a submission's body to the owner, to be answered by its RECEIPT.
+    async fn forward(&mut self, body: Bytes, user: String, reply: Reply) -> Result<(), String> {
+        self.next_receipt += 1;
+        let id = format!("f-{}", self.next_receipt);
+        let frame = StompFrame::new(Command::Send)
+            .with_header("destination", format!("/app/doc/{}", self.start.doc))
+            .with_header("content-type", "application/json")
+            .with_header("receipt", id.clone())
+            .with_header(USER_HEADER, user)
+            .with_body(body);
+        // Unsent, the reply is dropped with the relay: the registry resubmits it.
+        self.upstream.send(&frame).await.map_err(moved)?;
+        self.start.metrics.forwarded.inc();
+        self.forwarded.insert(id, reply);
+        Ok(())
+    }
+
+    /// A text merge as the submission it is: the op from the stored text at `base` to the new
+    /// text, made at `base` (the owner transforms it and recognises a retry by client/seq).
+    async fn text_submission(&self, text: TextSubmission) -> Result<Bytes, Rejection> {
+        let store_failed = |e: crate::store::StoreError| {
+            Rejection::new(
+                ErrorCode::Unavailable,
+                format!("cannot read the base text: {e}"),
+            )
+        };
+        let head = self
+            .start
+            .store
+            .head(&self.start.doc)
+            .await
+            .map_err(store_failed)?;
+        if text.base > head {
+            return Err(Rejection::new(
+                ErrorCode::VersionInFuture,
+                format!(
+                    "base version {} is after the document's current version {head}",
+                    text.base
+                ),
+            ));
+        }
+        let old = self
+            .start
+            .store
+            .content_at(&self.start.doc, text.base)
+            .await
+            .map_err(store_failed)?;
+        let op = text_diff_off_thread(old.to_string(), text.content).await;
+        let body = serde_json::json!({
+            "client": text.client,
+            "seq": text.seq,
+            "base": text.base,
+            "op": op,
+        });
+        Ok(Bytes::from(body.to_string()))
+    }
+
     /// The refusal of a history write, which only the owner's task serves.
     fn owner_only(&self) -> Rejection {
         Rejection::new(
             ErrorCode::Unavailable,
             format!(
-                "document {} is owned by node {} ({}); with several nodes, restore, text, copy \
-                 and delete are served only by the owner's node: send the request there",
+                "document {} is owned by node {} ({}); with several nodes, restore, copy and \
+                 delete are served only by the owner's node: send the request there",
                 self.start.doc, self.owner.node, self.owner.addr
             ),
         )

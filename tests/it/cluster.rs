@@ -586,18 +586,13 @@ async fn history_writes_go_through_the_owner_and_the_changefeed_is_shared() {
         .subscribe_confirmed("w", &format!("/topic/doc/{DOC}"), &[])
         .await;
 
-    // Node 1 does not own it: history writes there are refused, naming the owner; nothing
+    // Node 1 does not own it: restore and delete there are refused, naming the owner; nothing
     // is written.
     let refused = [
         (
             "POST",
             format!("/docs/{DOC}/restore"),
             Some(json!({"version": 1, "client": "r", "seq": 1})),
-        ),
-        (
-            "POST",
-            format!("/docs/{DOC}/text"),
-            Some(json!({"content": "x", "base": 3, "client": "t", "seq": 1})),
         ),
         ("DELETE", format!("/docs/{DOC}"), None),
     ];
@@ -621,6 +616,56 @@ async fn history_writes_go_through_the_owner_and_the_changefeed_is_shared() {
         get_doc(nodes[1].addr, DOC).await,
         (3, "one two three".into())
     );
+    // A copy is made by the target's task: nobody owns the new id, so node 1 takes it and
+    // reads the source from the database.
+    let (status, copied) = crate::common::http::post(
+        nodes[1].addr,
+        &format!("/docs/{DOC}/copy"),
+        &json!({"to": "copy-of-it"}).to_string(),
+    )
+    .await;
+    assert_eq!(
+        (status, copied["version"].clone()),
+        (200, json!(3)),
+        "{copied}"
+    );
+    assert_eq!(owner_of(&db, "copy-of-it").await.map(|(n, _)| n), Some(1));
+    assert_eq!(
+        all_ops(nodes[0].addr, "copy-of-it", None).await,
+        all_ops(nodes[0].addr, DOC, None).await
+    );
+    // A text merge is a submission at its base: node 1 makes it and forwards it to the owner,
+    // which merges it with what came after the base (" three"), once, however often it is sent.
+    let save = json!({"content": "ONE two", "base": 2, "client": "t", "seq": 1}).to_string();
+    for _ in 0..2 {
+        let (status, merged) =
+            crate::common::http::post(nodes[1].addr, &format!("/docs/{DOC}/text"), &save).await;
+        assert_eq!(
+            (status, merged["version"].clone()),
+            (200, json!(4)),
+            "{merged}"
+        );
+    }
+    let (status, stale) = crate::common::http::post(
+        nodes[1].addr,
+        &format!("/docs/{DOC}/text"),
+        &json!({"content": "x", "base": 9, "client": "t", "seq": 2}).to_string(),
+    )
+    .await;
+    assert_eq!(
+        (status, stale["error"]["code"].clone()),
+        (409, json!("version-in-future")),
+        "{stale}"
+    );
+    assert_eq!(
+        get_doc(nodes[0].addr, DOC).await,
+        (4, "ONE two three".into())
+    );
+    assert_eq!(
+        watcher.message_json().await["version"],
+        4,
+        "the merge reached node 1's subscriber"
+    );
     // Reads of the history are served by any node, from the shared store.
     let (status, verified) = nodes[1].get(&format!("/docs/{DOC}/verify")).await;
     assert_eq!(
@@ -639,7 +684,10 @@ async fn history_writes_go_through_the_owner_and_the_changefeed_is_shared() {
         json!({"type": "deleted", "doc": DOC})
     );
     // One feed, in the database: both nodes serve the same entries.
-    let expected = vec![("deleted".to_owned(), DOC.to_owned(), 3)];
+    let mut expected: Vec<_> = (1..=3)
+        .map(|v| ("op".to_owned(), "copy-of-it".to_owned(), v))
+        .collect();
+    expected.push(("deleted".to_owned(), DOC.to_owned(), 4));
     assert_eq!(feed_of(&nodes[0]).await, expected);
     assert_eq!(feed_of(&nodes[1]).await, expected);
 
