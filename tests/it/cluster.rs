@@ -691,6 +691,13 @@ async fn history_writes_go_through_the_owner_and_the_changefeed_is_shared() {
     assert_eq!(feed_of(&nodes[0]).await, expected);
     assert_eq!(feed_of(&nodes[1]).await, expected);
 
+    // Node 0's event stream, from the deletion on, gets what node 1 commits next.
+    let (_, page) = nodes[0].get("/changes?after=0&limit=1000").await;
+    let seen = page["cursor"].as_u64().expect("cursor");
+    let addr = nodes[0].addr;
+    let stream =
+        tokio::spawn(async move { crate::history::stream_events(addr, Some(seen), None, 1).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
     // The id starts over, on whichever node writes it first (node 1 now).
     let body = json!({"client": "again", "seq": 1, "base": 0, "op": ["fresh"]}).to_string();
     let (status, reply) =
@@ -699,6 +706,14 @@ async fn history_writes_go_through_the_owner_and_the_changefeed_is_shared() {
         (status, reply["version"].clone()),
         (200, json!(1)),
         "{reply}"
+    );
+    // (Nothing on node 0 reads the feed meanwhile: the stream learns of it by the poll.)
+    let events = stream.await.expect("stream task");
+    assert!(events[0].0 > seen, "{events:?}");
+    assert_eq!(
+        (events[0].1["doc"].clone(), events[0].1["version"].clone()),
+        (json!(DOC), json!(1)),
+        "{events:?}"
     );
     assert_eq!(get_doc(nodes[0].addr, DOC).await, (1, "fresh".into()));
     let mut fed = feed_of(&nodes[0]).await;

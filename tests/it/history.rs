@@ -1076,7 +1076,7 @@ fn server_data(server: &TestServer) -> std::path::PathBuf {
 // ---------------------------------------------------------------------------------------------
 
 /// Reads `n` events from `GET /changes/stream` (with `Last-Event-ID: last` if given).
-async fn stream_events(
+pub(crate) async fn stream_events(
     addr: std::net::SocketAddr,
     after: Option<u64>,
     last: Option<u64>,
