@@ -113,6 +113,41 @@ pub mod limits {
     /// How often a task that enqueues into a mailbox retries when the task it reached stopped.
     pub const MAILBOX_RETRIES: usize = 3;
 
+    // History (`docs/http.md`): reading, diffing, verifying and feeding it.
+
+    /// Records read per page when verifying a document's hash chain.
+    pub const VERIFY_PAGE: usize = 1000;
+    /// Records written per commit when copying a document with its history.
+    pub const COPY_CHUNK: usize = 1000;
+    /// Without `base`, a restore is recognised as a resubmission when an op with its `client`
+    /// and `seq` is among the document's this many newest ops.
+    pub const RESTORE_DEDUP_WINDOW: u64 = 512;
+    /// How long computing one minimal diff may take before it settles for a coarser (still
+    /// correct) one; a diff never stalls a document (or a request) for longer.
+    pub const DIFF_DEADLINE: Duration = Duration::from_millis(500);
+    /// Documents per page of `GET /docs` when `limit` is not given.
+    pub const DEFAULT_DOCS_LIMIT: usize = 100;
+    /// Largest page of `GET /docs`; larger `limit`s are clamped to it.
+    pub const MAX_DOCS_LIMIT: usize = 1000;
+    /// Most stored documents one `GET /docs` request looks at (readable or not) before it
+    /// answers with what it has and a `next` to go on from.
+    pub const MAX_DOCS_SCANNED: usize = 10_000;
+    /// Entries per page of `GET /changes` when `limit` is not given.
+    pub const DEFAULT_CHANGES_LIMIT: usize = 100;
+    /// Largest page of `GET /changes` (and the page `GET /changes/stream` reads).
+    pub const MAX_CHANGES_LIMIT: usize = 1000;
+    /// A comment line is sent on an idle `GET /changes/stream` this often, so proxies keep it.
+    pub const CHANGES_KEEP_ALIVE: Duration = Duration::from_secs(15);
+    /// Most changefeed entries in one webhook POST.
+    pub const WEBHOOK_BATCH: usize = 100;
+    /// A webhook POST not answered within this long counts as failed (and is retried).
+    pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+    /// The first retry of a failed webhook POST waits this long; each further one twice as
+    /// long, up to [`WEBHOOK_BACKOFF_MAX`] (with up to 25 % jitter).
+    pub const WEBHOOK_BACKOFF_MIN: Duration = Duration::from_millis(500);
+    /// The longest wait between two attempts of a webhook POST.
+    pub const WEBHOOK_BACKOFF_MAX: Duration = Duration::from_secs(60);
+
     // SockJS (`docs/protocol.md#sockjs`).
 
     /// A SockJS streaming response (xhr_streaming, eventsource) ends once it has carried this
@@ -131,6 +166,9 @@ pub mod limits {
     pub const STORE_TIMEOUT: Duration = Duration::from_secs(5);
     /// PostgreSQL connections one node keeps at most.
     pub const STORE_POOL: usize = 16;
+    /// How often a node on PostgreSQL reads the changefeed's head, to see the entries other
+    /// nodes committed (its own commits move it at once).
+    pub const FEED_POLL: Duration = Duration::from_millis(200);
 
     // Presence (`docs/protocol.md#presence`). Each bounds what one session can make a document
     // store or broadcast; the client-visible ones are pinned by the docs contract test.
@@ -258,6 +296,16 @@ pub struct Config {
     #[arg(long, env = "OTTERDOC_REQUEST_TIMEOUT_MS", default_value_t = defaults::REQUEST_TIMEOUT_MS)]
     pub request_timeout_ms: u64,
 
+    /// An http:// URL that receives the changefeed as signed POSTs (repeatable; the variable
+    /// takes a comma-separated list).
+    #[arg(long, env = "OTTERDOC_WEBHOOK_URL", value_delimiter = ',')]
+    pub webhook_url: Vec<String>,
+
+    /// File holding the secret that signs webhook deliveries (HMAC-SHA256; trailing
+    /// whitespace ignored). Required with --webhook-url.
+    #[arg(long, env = "OTTERDOC_WEBHOOK_SECRET_FILE")]
+    pub webhook_secret_file: Option<PathBuf>,
+
     /// Base URL of the SockJS endpoint (STOMP over SockJS 0.3.3, for sockjs-client frontends).
     #[arg(long, env = "OTTERDOC_SOCKJS_PATH", default_value = defaults::SOCKJS_PATH, value_parser = parse_sockjs_path)]
     pub sockjs_path: String,
@@ -356,6 +404,8 @@ impl Config {
             submission_burst: defaults::SUBMISSION_BURST,
             max_outbound_bytes: defaults::MAX_OUTBOUND_BYTES,
             request_timeout_ms: defaults::REQUEST_TIMEOUT_MS,
+            webhook_url: Vec::new(),
+            webhook_secret_file: None,
             sockjs_path: defaults::SOCKJS_PATH.to_owned(),
             sockjs_heartbeat_ms: defaults::SOCKJS_HEARTBEAT_MS,
             sockjs_disconnect_delay_ms: defaults::SOCKJS_DISCONNECT_DELAY_MS,

@@ -44,6 +44,10 @@ pub enum ErrorCode {
     DocumentTooLarge,
     /// The document has never had an operation.
     NotFound,
+    /// `POST /docs/<id>/copy` to a document that already has operations.
+    DocumentExists,
+    /// The document was deleted while the submission waited for it; nothing was applied.
+    DocumentDeleted,
     /// A query parameter is missing, malformed or contradictory.
     InvalidQuery,
     /// A SEND held in a transaction that was aborted.
@@ -123,7 +127,7 @@ mod tests {
 
     #[test]
     fn codes_are_kebab_case_and_serde_agrees() {
-        assert_eq!(ErrorCode::COUNT, 25);
+        assert_eq!(ErrorCode::COUNT, 27);
         assert_eq!(ErrorCode::VersionInFuture.as_str(), "version-in-future");
         for code in ErrorCode::iter() {
             let json = serde_json::to_value(code).unwrap();

@@ -7,6 +7,7 @@
 //! Data flows one way — socket → session → document task → store / broadcast → subscription →
 //! socket — and each module imports only modules below it in this list (no cycles):
 //! - [`server`]: start-up, and graceful shutdown phase by phase;
+//! - [`webhook`]: the changefeed delivered to `--webhook-url`s, signed and retried;
 //! - [`listener`]: the accept loop (socket options, HTTP/1.1 with upgrades, head timeout);
 //! - [`stomp_tcp`]: STOMP over plain TCP (`--stomp-tcp-listen`), its own accept loop;
 //! - [`http`]: the HTTP routes and the WebSocket upgrade; [`sockjs`]: STOMP over SockJS (its
@@ -51,6 +52,7 @@ pub mod stomp;
 pub mod stomp_tcp;
 pub mod store;
 pub mod subscription;
+pub mod webhook;
 pub mod websocket;
 pub mod wire;
 

@@ -50,6 +50,12 @@ pub struct Metrics {
     pub errors: Family<Label, Counter>,
     /// Credentials refused, by reason.
     pub auth_failures: Family<Label, Counter>,
+    /// Batches a webhook acknowledged, by webhook URL.
+    pub webhook_deliveries: Family<Label, Counter>,
+    /// Failed webhook POSTs (retried), by webhook URL.
+    pub webhook_failures: Family<Label, Counter>,
+    /// Changefeed entries a webhook has not acknowledged yet, by webhook URL.
+    pub webhook_lag: Family<Label, Gauge>,
     /// Document leases this node took (nodes sharing a store).
     pub leases_acquired: Counter,
     /// Documents this node relays from their owner on another node, now.
@@ -90,6 +96,9 @@ impl Metrics {
             frames_out: Counter::default(),
             errors: Family::default(),
             auth_failures: Family::default(),
+            webhook_deliveries: Family::default(),
+            webhook_failures: Family::default(),
+            webhook_lag: Family::default(),
             leases_acquired: Counter::default(),
             relayed_documents: Gauge::default(),
             forwarded: Counter::default(),
@@ -161,6 +170,21 @@ impl Metrics {
             m.auth_failures.clone(),
         );
         r.register(
+            "webhook_deliveries",
+            "Changefeed batches a webhook acknowledged, by webhook",
+            m.webhook_deliveries.clone(),
+        );
+        r.register(
+            "webhook_failures",
+            "Failed webhook POSTs (retried with backoff), by webhook",
+            m.webhook_failures.clone(),
+        );
+        r.register(
+            "webhook_lag_entries",
+            "Changefeed entries a webhook has not acknowledged yet, by webhook",
+            m.webhook_lag.clone(),
+        );
+        r.register(
             "leases_acquired",
             "Document leases this node took",
             m.leases_acquired.clone(),
@@ -181,6 +205,15 @@ impl Metrics {
             m.commits_refused.clone(),
         );
         Metrics { registry, ..m }
+    }
+
+    /// Sets `family`'s gauge under `label`.
+    pub fn set(family: &Family<Label, Gauge>, label: &str, value: u64) {
+        family
+            .get_or_create(&Label {
+                label: label.to_owned(),
+            })
+            .set(i64::try_from(value).unwrap_or(i64::MAX));
     }
 
     /// Counts one of `family` under `label`.

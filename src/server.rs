@@ -16,6 +16,7 @@ use crate::config::limits::DRAIN_TIMEOUT;
 use crate::config::Config;
 use crate::document::Cluster;
 use crate::store::{Holder, Leases, PgStore, SledStore, SoleNode, Store, StoreError};
+use crate::webhook::Webhooks;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +41,9 @@ pub enum StartError {
     /// Authentication or the admin token is misconfigured.
     #[error("{0}")]
     Setup(#[from] crate::app::SetupError),
+    /// A webhook flag is wrong.
+    #[error("{0}")]
+    Webhook(#[from] crate::webhook::WebhookError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -63,6 +67,7 @@ pub struct Server {
 impl Server {
     /// Opens storage, binds `config.listen` (port 0 picks a free port) and starts serving.
     pub async fn start(config: Config) -> Result<Server, StartError> {
+        let webhooks = Webhooks::from_config(&config)?;
         let mut pg = None;
         let (store, sole): (Arc<dyn Store>, _) = match &config.store {
             None => {
@@ -124,7 +129,8 @@ impl Server {
                 None => http.await,
             }
         };
-        let task = tokio::spawn(Self::run(app.clone(), accept));
+        let deliveries = webhooks.start(&app);
+        let task = tokio::spawn(Self::run(app.clone(), accept, deliveries));
         tracing::info!(%addr, "otterdoc listening");
         if let Some(addr) = stomp_tcp_addr {
             tracing::info!(%addr, "otterdoc listening for STOMP over TCP");
@@ -163,12 +169,21 @@ impl Server {
     }
 
     /// Accepts until shutdown starts, then shuts down in order.
-    async fn run(app: App, accept: impl std::future::Future<Output = ()>) {
+    async fn run(
+        app: App,
+        accept: impl std::future::Future<Output = ()>,
+        deliveries: Vec<JoinHandle<()>>,
+    ) {
         // Accepting ends at the shutdown signal (the intake phase), and sessions stop reading
         // frames. The documents then finish what is queued, so every op accepted so far is
         // durable and its outcome settled; then the connections report those outcomes (the
         // RECEIPTs of ops applied during the drain) and close.
         accept.await;
+        // Webhook deliveries stop with the intake (an unacknowledged batch is sent again
+        // after the restart).
+        for delivery in deliveries {
+            let _ = delivery.await;
+        }
         app.documents.shutdown().await;
         if !app.shutdown.connections.stop(DRAIN_TIMEOUT).await {
             tracing::warn!("connections still open after the drain timeout");

@@ -23,7 +23,7 @@ use crate::metrics::Metrics;
 use crate::shutdown::Phase;
 use crate::stomp::{server, Closed, MessageBodies, MessageTarget, Outbox, TryQueue};
 use crate::store::Store;
-use crate::wire::{op_event_json, snapshot_event_json};
+use crate::wire::{deleted_event_json, op_event_json, snapshot_event_json};
 
 /// What a subscription needs from the server.
 #[derive(Clone)]
@@ -61,6 +61,12 @@ struct Shared {
     target: Arc<MessageTarget>,
     outbox: Outbox,
     sources: Sources,
+    /// The document's epoch when it subscribed: it resumes only within it.
+    epoch: u64,
+    /// The subscription id and destination, and whether it acks (for the `deleted` event).
+    id: String,
+    destination: String,
+    client_ack: bool,
     /// The catch-up task, while one runs.
     catching_up: parking_lot::Mutex<Option<JoinHandle<()>>>,
 }
@@ -104,6 +110,14 @@ impl Listener for Shared {
     fn is_alive(&self) -> bool {
         self.target.is_active() && !self.outbox.is_closed()
     }
+
+    fn deleted(self: Arc<Self>) {
+        if !self.is_alive() {
+            return;
+        }
+        let phase = self.sources.phase.clone();
+        phase.spawn(async move { self.announce_deleted().await });
+    }
 }
 
 impl Shared {
@@ -115,10 +129,11 @@ impl Shared {
             let upto = match self
                 .sources
                 .registry
-                .resume(&self.doc, listener, next)
+                .resume(&self.doc, listener, next, self.epoch)
                 .await
             {
                 Ok(Resumed::Live) => return,
+                Ok(Resumed::Deleted) => return self.announce_deleted().await,
                 Ok(Resumed::CatchUp { upto }) => upto,
                 // The server is shutting down; the session is closing too.
                 Err(_) => return,
@@ -128,6 +143,24 @@ impl Shared {
                 Err(Closed) => return,
             }
         }
+    }
+
+    /// Tells the subscriber its document was deleted (`{"type":"deleted"}`, after everything
+    /// already queued) and ends the subscription: nothing more is delivered on it.
+    async fn announce_deleted(&self) {
+        if !self.target.is_active() {
+            return;
+        }
+        let message = server::message_acked(
+            &self.destination,
+            &self.id,
+            &format!("{}-deleted", self.id),
+            self.client_ack,
+            deleted_event_json(self.doc.as_str()),
+        );
+        let _ = self.outbox.frame(message).await;
+        self.target.close();
+        self.outbox.end(&self.target).await;
     }
 
     /// Sends stored versions `next ..= upto`, waiting for room in the outbox.
@@ -160,6 +193,17 @@ impl Shared {
                 })
                 .collect();
             if events.first().map(|e| e.version) != Some(next) {
+                // The document may have been deleted during this read: then say so instead.
+                let probe: Arc<dyn Listener> = Arc::new(Probe);
+                if let Ok(Resumed::Deleted) = self
+                    .sources
+                    .registry
+                    .resume(&self.doc, probe, u64::MAX, self.epoch)
+                    .await
+                {
+                    self.announce_deleted().await;
+                    return Err(Closed);
+                }
                 // Cannot happen for durable versions; never spin, and never stop silently.
                 tracing::error!(next, upto, "history gap in storage");
                 let doc = &self.doc;
@@ -209,7 +253,7 @@ impl DocSubscription {
             Some(v) => v + 1,
             None => {
                 let content = subscribed.content.unwrap_or_default();
-                let body = snapshot_event_json(doc.as_str(), current, &content);
+                let body = snapshot_event_json(doc.as_str(), current, &content, &subscribed.hash);
                 let id = format!("{}-snapshot", subscriber.id);
                 let message = server::message_acked(
                     &subscriber.destination,
@@ -232,12 +276,21 @@ impl DocSubscription {
             ),
             outbox: subscriber.outbox,
             sources: sources.clone(),
+            epoch: subscribed.epoch,
+            id: subscriber.id,
+            destination: subscriber.destination,
+            client_ack: subscriber.client_ack,
             catching_up: parking_lot::Mutex::new(None),
         });
         // The usual case — nothing to catch up — goes live without a task.
         let listener: Arc<dyn Listener> = shared.clone();
-        match sources.registry.resume(&shared.doc, listener, next).await {
+        match sources
+            .registry
+            .resume(&shared.doc, listener, next, shared.epoch)
+            .await
+        {
             Ok(Resumed::Live) => {}
+            Ok(Resumed::Deleted) => shared.announce_deleted().await,
             Ok(Resumed::CatchUp { .. }) => shared.clone().lagged(next),
             Err(r) => return Err(format!("cannot subscribe: {}", r.message)),
         }
@@ -253,4 +306,19 @@ impl DocSubscription {
         }
         self.shared.outbox.end(&self.shared.target).await;
     }
+}
+
+/// A listener that only asks whether a subscription's epoch is over; it is never made live
+/// (it asks to resume from a version no document reaches).
+struct Probe;
+
+impl Listener for Probe {
+    fn push(&self, _: &Arc<Committed>, _: usize) -> Push {
+        Push::Gone
+    }
+    fn lagged(self: Arc<Self>, _: u64) {}
+    fn is_alive(&self) -> bool {
+        false
+    }
+    fn deleted(self: Arc<Self>) {}
 }

@@ -1,7 +1,8 @@
 //! The JSON bodies that cross the wire — the submission and presence update a client sends,
-//! and the op, snapshot, error, presence and leave events it receives. These shapes are the contract written down in
-//! `docs/protocol.md`; STOMP and HTTP both use them. Each body is serialised once here, never
-//! assembled by hand elsewhere.
+//! the restore, text and copy requests of the HTTP history routes, and the op, snapshot,
+//! deleted, error, presence and leave events a client receives. These shapes are the contract
+//! written down in `docs/protocol.md` and `docs/http.md`; STOMP and HTTP both use them. Each body
+//! is serialised once here, never assembled by hand elsewhere.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -12,8 +13,9 @@ use crate::config::limits::{
     MAX_CLIENT_ID_LEN, MAX_PRESENCE_BYTES, MAX_PRESENCE_COLOR_LEN, MAX_PRESENCE_NAME_LEN,
     MAX_PRESENCE_RANGES,
 };
+use crate::doc_id::DocId;
 use crate::error::{ErrorCode, Rejection};
-use crate::store::OpRecord;
+use crate::store::{ChainHash, OpRecord};
 
 /// A client's operation: the body of `SEND /app/doc/<id>` and of `POST /docs/<id>/ops`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -326,7 +328,8 @@ pub fn leave_event_json(session: &str) -> String {
     serde_json::to_string(&body).expect("a leave event always serialises")
 }
 
-/// `{"type":"op", "doc", "version", "op", "client", "seq", "user", "time"}` — one MESSAGE per op.
+/// `{"type":"op", "doc", "version", "op", "client", "seq", "user", "time", "hash"}` — one
+/// MESSAGE per op.
 #[derive(Serialize)]
 struct OpEventBody<'a> {
     r#type: &'static str,
@@ -337,6 +340,7 @@ struct OpEventBody<'a> {
     seq: u64,
     user: &'a str,
     time: u64,
+    hash: &'a ChainHash,
 }
 
 /// Serialises the op event JSON for `record` of document `doc`.
@@ -350,14 +354,170 @@ pub fn op_event_json(doc: &str, record: &OpRecord) -> String {
         seq: record.seq,
         user: &record.user,
         time: record.time,
+        hash: &record.hash,
     };
     serde_json::to_string(&body).expect("an op event always serialises")
 }
 
-/// Serialises `{"type":"snapshot","doc","version","content"}`.
-pub fn snapshot_event_json(doc: &str, version: u64, content: &str) -> String {
-    serde_json::json!({"type": "snapshot", "doc": doc, "version": version, "content": content})
+/// Serialises `{"type":"snapshot","doc","version","content","hash"}`.
+pub fn snapshot_event_json(doc: &str, version: u64, content: &str, hash: &ChainHash) -> String {
+    serde_json::json!({"type": "snapshot", "doc": doc, "version": version, "content": content, "hash": hash})
         .to_string()
+}
+
+/// Serialises `{"type":"deleted","doc"}`: the document was deleted, and the subscription
+/// delivers nothing more.
+pub fn deleted_event_json(doc: &str) -> String {
+    serde_json::json!({"type": "deleted", "doc": doc}).to_string()
+}
+
+/// The body of `POST /docs/<id>/restore`: make the document's text what it was at `version`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Restore {
+    /// The version whose text to restore.
+    pub version: u64,
+    /// The caller's client id (1–64 chars).
+    pub client: String,
+    /// The caller's sequence number; (`client`, `seq`) identifies the restore for retries.
+    pub seq: u64,
+    /// The version the caller last saw, if given: a retry is recognised among the ops after it.
+    pub base: Option<u64>,
+}
+
+/// The body of `POST /docs/<id>/text`: the document's new full text, made against `base`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TextSubmission {
+    /// The whole new text.
+    pub content: String,
+    /// The version the text was edited from.
+    pub base: u64,
+    /// The caller's client id (1–64 chars).
+    pub client: String,
+    /// The caller's sequence number; (`client`, `seq`) identifies it for retries.
+    pub seq: u64,
+}
+
+/// The body of `POST /docs/<id>/copy`: copy the document at `version` into a new document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CopyRequest {
+    /// The new document.
+    pub to: DocId,
+    /// The source version to copy (`None`: the current one).
+    pub version: Option<u64>,
+    /// Copy versions 1..=`version` as they are (`true`), or only the text, as one insert.
+    pub history: bool,
+}
+
+/// The fields of a history route's JSON object body, or `malformed-body` naming what it must
+/// look like (its size is bounded by the route).
+fn request_object(body: &[u8], shape: &str) -> Result<serde_json::Map<String, Value>, Rejection> {
+    let malformed = |msg: String| Rejection::new(ErrorCode::MalformedBody, msg);
+    if body.is_empty() {
+        return Err(malformed(format!(
+            "the request has no body; it takes {shape}"
+        )));
+    }
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(malformed(format!("body must be a JSON object {shape}"))),
+        Err(e) => Err(malformed(format!("body is not JSON: {e}"))),
+    }
+}
+
+/// Reads the fields shared by submissions: `client` (1–64 chars) and non-negative integers.
+struct Fields<'a>(&'a serde_json::Map<String, Value>);
+
+impl Fields<'_> {
+    fn malformed(msg: String) -> Rejection {
+        Rejection::new(ErrorCode::MalformedBody, msg)
+    }
+
+    fn client(&self) -> Result<String, Rejection> {
+        match self.0.get("client") {
+            Some(Value::String(s)) if !s.is_empty() && s.chars().count() <= MAX_CLIENT_ID_LEN => {
+                Ok(s.clone())
+            }
+            Some(Value::String(_)) => Err(Self::malformed(format!(
+                "\"client\" must be 1-{MAX_CLIENT_ID_LEN} characters"
+            ))),
+            Some(_) => Err(Self::malformed("\"client\" must be a string".into())),
+            None => Err(Self::malformed("missing field \"client\"".into())),
+        }
+    }
+
+    fn optional_u64(&self, name: &str) -> Result<Option<u64>, Rejection> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v.as_u64().map(Some).ok_or_else(|| {
+                Self::malformed(format!("\"{name}\" must be a non-negative integer"))
+            }),
+        }
+    }
+
+    fn u64(&self, name: &str) -> Result<u64, Rejection> {
+        self.optional_u64(name)?
+            .ok_or_else(|| Self::malformed(format!("missing field \"{name}\"")))
+    }
+}
+
+impl Restore {
+    /// Parses a restore body `{"version","client","seq","base"?}`.
+    pub fn parse(body: &[u8]) -> Result<Restore, Rejection> {
+        let map = request_object(body, "{\"version\",\"client\",\"seq\"}")?;
+        let fields = Fields(&map);
+        Ok(Restore {
+            version: fields.u64("version")?,
+            client: fields.client()?,
+            seq: fields.u64("seq")?,
+            base: fields.optional_u64("base")?,
+        })
+    }
+}
+
+impl TextSubmission {
+    /// Parses a text body `{"content","base","client","seq"}`.
+    pub fn parse(body: &[u8]) -> Result<TextSubmission, Rejection> {
+        let map = request_object(body, "{\"content\",\"base\",\"client\",\"seq\"}")?;
+        let fields = Fields(&map);
+        let content = match map.get("content") {
+            Some(Value::String(s)) => s.clone(),
+            Some(_) => return Err(Fields::malformed("\"content\" must be a string".into())),
+            None => return Err(Fields::malformed("missing field \"content\"".into())),
+        };
+        Ok(TextSubmission {
+            content,
+            base: fields.u64("base")?,
+            client: fields.client()?,
+            seq: fields.u64("seq")?,
+        })
+    }
+}
+
+impl CopyRequest {
+    /// Parses a copy body `{"to","version"?,"history"?}` (`history` defaults to `true`).
+    pub fn parse(body: &[u8]) -> Result<CopyRequest, Rejection> {
+        let map = request_object(body, "{\"to\",\"version\",\"history\"}")?;
+        let fields = Fields(&map);
+        let to = match map.get("to") {
+            Some(Value::String(s)) => DocId::parse(s)?,
+            Some(_) => return Err(Fields::malformed("\"to\" must be a document id".into())),
+            None => return Err(Fields::malformed("missing field \"to\"".into())),
+        };
+        let history = match map.get("history") {
+            None | Some(Value::Null) => true,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => {
+                return Err(Fields::malformed(
+                    "\"history\" must be true or false".into(),
+                ))
+            }
+        };
+        Ok(CopyRequest {
+            to,
+            version: fields.optional_u64("version")?,
+            history,
+        })
+    }
 }
 
 /// Serialises the error event sent to `/user/queue/errors`.

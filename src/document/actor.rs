@@ -4,6 +4,12 @@
 //! and broadcasts them — so an acknowledged op survives `kill -9`. It also owns the document's
 //! presence (`presence.rs`), which it handles only after committing what its mailbox held.
 //!
+//! The history routes' writes are ordinary requests of the same task: a restore and a text
+//! merge become one op each (a minimal diff, `text_diff.rs`) submitted like any other; a copy
+//! fills a document still at version 0; a deletion commits what came before it, removes the
+//! document from storage, tells the live subscribers, refuses what is queued after it and
+//! ends the task (the next request starts a fresh one at version 0).
+//!
 //! When several nodes share the store, the task runs only on the node that holds the
 //! document's lease (`ownership.rs`), and commits under that lease's epoch: a commit the store
 //! refuses (the lease moved on, the store cannot be reached, another writer took the version)
@@ -15,7 +21,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ot::{transform_through, Component, Document, Operation, Side};
+use ot::{transform_through, CheckedOp, Component, Document, Operation, Side};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
@@ -23,15 +29,19 @@ use super::cluster::OwnedLease;
 use super::directory::Registration;
 use super::fanout::Fanout;
 use super::presence::{PresenceInbox, PresenceState};
-use super::{Applied, Committed, Listener, OpEvent, Request, Resumed, Subscribed};
-use crate::config::limits::MAX_BATCH;
+use super::text_diff::text_diff_off_thread;
+use super::{
+    Applied, Committed, Copied, CopySource, Current, Deleted, Listener, OpEvent, Request, Resumed,
+    Subscribed,
+};
+use crate::config::limits::{COPY_CHUNK, MAX_BATCH, RESTORE_DEDUP_WINDOW};
 use crate::config::Config;
 use crate::doc_id::DocId;
 use crate::error::{ErrorCode, Rejection};
 use crate::metrics::Metrics;
 use crate::shutdown::Phase;
-use crate::store::{OpRecord, Store, StoreError};
-use crate::wire::{op_event_json, Submission};
+use crate::store::{ChainHash, Deletion, OpRecord, Store, StoreError};
+use crate::wire::{op_event_json, Restore, Submission, TextSubmission};
 
 /// What a document task is started with.
 pub(super) struct Start {
@@ -64,6 +74,10 @@ pub(super) struct DocumentActor {
     version: u64,
     document: Document,
     last_time: u64,
+    /// The hash chain's link at `version`.
+    hash: ChainHash,
+    /// The document's epoch ([`Subscribed::epoch`]).
+    epoch: u64,
     /// The newest ops (applied, flushed or about to be), for transform and dedup without
     /// reading storage. Always holds every op of the batch being committed.
     recent: VecDeque<Arc<OpRecord>>,
@@ -91,6 +105,9 @@ enum Exit {
     Shutdown,
     /// Storage failed: the task leaves the directory and refuses what is queued.
     StorageFailed,
+    /// The document was deleted: the task leaves the directory (in a new epoch) and refuses
+    /// what is queued with `document-deleted`.
+    Deleted,
     /// Nodes share the store, and this one can no longer commit for the document (its lease
     /// moved on, or a commit failed): the task leaves the directory and drops what is queued,
     /// unanswered, for the registry to resubmit to the document's next task.
@@ -101,6 +118,13 @@ fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn deleted_rejection() -> Rejection {
+    Rejection::new(
+        ErrorCode::DocumentDeleted,
+        "the document was deleted before this request reached it; nothing was applied",
+    )
 }
 
 fn internal(err: &StoreError) -> Rejection {
@@ -160,6 +184,8 @@ impl DocumentActor {
             version: loaded.version,
             document: loaded.document,
             last_time: loaded.last_time,
+            hash: loaded.hash,
+            epoch: registration.epoch(),
             recent: VecDeque::with_capacity(recent_capacity),
             recent_capacity,
             fanout: Fanout::default(),
@@ -210,6 +236,17 @@ impl DocumentActor {
                     )
                 })
                 .await;
+            }
+            Exit::Deleted => {
+                // Gone from storage: leave the directory in a new epoch, so the next request
+                // starts a task at version 0 and a subscriber resuming from before learns of
+                // the deletion; refuse everything that was queued behind it.
+                registration.deleted();
+                if let Some(lease) = actor.lease.take() {
+                    // Nothing is left to own: another node may take the id at once.
+                    lease.release(&actor.doc).await;
+                }
+                refuse_all(&mut mailbox, deleted_rejection).await;
             }
         }
     }
@@ -302,6 +339,9 @@ impl DocumentActor {
                 };
                 return;
             }
+            if self.exit == Exit::Deleted {
+                return;
+            }
             // The drain's ops are committed, acknowledged and delivered: now presence.
             self.presence_step(inbox);
         }
@@ -318,21 +358,48 @@ impl DocumentActor {
 
     /// Handles one mailbox drain: applies every submission in memory, commits them all with one
     /// write batch and one flush, and only then answers reads and subscriptions, so that those
-    /// never see state that is not yet durable and never force a second flush.
+    /// never see state that is not yet durable and never force a second flush. A deletion
+    /// ends the drain: what came before it is committed first, what came after is refused.
     async fn handle_batch(&mut self, batch: Vec<Request>) -> Result<(), StoreError> {
         let mut reads = Vec::new();
-        for cmd in batch {
+        let mut requests = batch.into_iter();
+        let mut deletion = None;
+        for cmd in requests.by_ref() {
             match cmd {
                 Request::Submit {
                     submission,
                     user,
                     reply,
-                } => match self.submit(*submission, user).await {
-                    Ok(applied) => self.held.push(HeldReply { reply, applied }),
-                    Err(rejection) => {
-                        let _ = reply.send(Err(rejection));
-                    }
-                },
+                } => {
+                    let outcome = self.submit(*submission, user).await;
+                    self.hold(reply, outcome);
+                }
+                Request::Restore {
+                    restore,
+                    user,
+                    reply,
+                } => {
+                    let outcome = self.restore(*restore, user).await;
+                    self.hold(reply, outcome);
+                }
+                Request::Text { text, user, reply } => {
+                    let outcome = self.text(*text, user).await;
+                    self.hold(reply, outcome);
+                }
+                Request::Copy {
+                    source,
+                    user,
+                    reply,
+                } => {
+                    // Commits on its own (a copy may be longer than any batch).
+                    self.commit().await?;
+                    let outcome = self.copy(*source, user).await?;
+                    let _ = reply.send(outcome);
+                }
+                Request::Delete { user, reply } => {
+                    deletion = Some((user, reply));
+                    break;
+                }
                 read => reads.push(read),
             }
         }
@@ -346,26 +413,78 @@ impl DocumentActor {
                     let _ = reply.send(Subscribed {
                         version: self.version,
                         content: with_content.then(|| self.document.to_string()),
+                        hash: self.hash,
+                        epoch: self.epoch,
                     });
                 }
                 Request::Resume {
                     listener,
                     next,
+                    epoch,
                     reply,
                 } => {
-                    let _ = reply.send(self.resume(listener, next));
+                    let _ = reply.send(self.resume(listener, next, epoch));
                 }
                 Request::SubscribePresence { listener, reply } => {
                     self.presence.subscribe(listener, self.version);
                     let _ = reply.send(());
                 }
                 Request::Snapshot { reply } => {
-                    let _ = reply.send((self.version, self.document.to_string()));
+                    let _ = reply.send(Current {
+                        version: self.version,
+                        content: self.document.to_string(),
+                        hash: self.hash,
+                    });
                 }
-                Request::Submit { .. } => {}
+                _ => {}
+            }
+        }
+        if let Some((user, reply)) = deletion {
+            match self.delete(user).await {
+                Ok(Ok(deleted)) => {
+                    let _ = reply.send(Ok(deleted));
+                    self.exit = Exit::Deleted;
+                    refuse(requests, deleted_rejection);
+                }
+                Ok(Err(rejection)) => {
+                    let _ = reply.send(Err(rejection));
+                    // Not deleted (nothing to delete): the rest of the drain goes on.
+                    return Box::pin(self.handle_batch(requests.collect())).await;
+                }
+                Err(err) => {
+                    let _ = reply.send(Err(internal(&err)));
+                    return Err(err);
+                }
             }
         }
         Ok(())
+    }
+
+    /// Holds an accepted op's reply until its commit, or answers a rejection at once.
+    fn hold(
+        &mut self,
+        reply: oneshot::Sender<Result<Applied, Rejection>>,
+        outcome: Result<Applied, Rejection>,
+    ) {
+        match outcome {
+            Ok(applied) => self.held.push(HeldReply { reply, applied }),
+            Err(rejection) => {
+                let _ = reply.send(Err(rejection));
+            }
+        }
+    }
+
+    /// Writes `records` and `snapshots` in one durable batch: under the lease when nodes
+    /// share the store (refused if another node owns the document now).
+    async fn append(
+        &self,
+        records: &[OpRecord],
+        snapshots: &[(u64, String)],
+    ) -> Result<(), StoreError> {
+        match &self.lease {
+            Some(owned) => owned.append(&self.doc, records, snapshots).await,
+            None => self.store.append(&self.doc, records, snapshots).await,
+        }
     }
 
     /// Persists every unflushed op in one batch and one flush, then acknowledges and
@@ -377,10 +496,7 @@ impl DocumentActor {
         let records: Vec<OpRecord> = self.unflushed.iter().map(|r| (**r).clone()).collect();
         let snapshots = std::mem::take(&mut self.snapshots);
         let started = std::time::Instant::now();
-        let appended = match &self.lease {
-            Some(owned) => owned.append(&self.doc, &records, &snapshots).await,
-            None => self.store.append(&self.doc, &records, &snapshots).await,
-        };
+        let appended = self.append(&records, &snapshots).await;
         self.metrics
             .commit_seconds
             .observe(started.elapsed().as_secs_f64());
@@ -434,7 +550,10 @@ impl DocumentActor {
 
     /// A listener asks to go live from `next` (everything before it delivered). Granted if it
     /// is caught up, or if the gap is still in memory and fits its queue now.
-    fn resume(&mut self, listener: Arc<dyn Listener>, next: u64) -> Resumed {
+    fn resume(&mut self, listener: Arc<dyn Listener>, next: u64, epoch: u64) -> Resumed {
+        if epoch != self.epoch {
+            return Resumed::Deleted;
+        }
         let first_recent = self.recent.front().map_or(u64::MAX, |r| r.version);
         let gap = || {
             if next < first_recent {
@@ -538,18 +657,18 @@ impl DocumentActor {
         self.apply_within_limit(&op)?;
         self.version += 1;
         self.last_time = self.last_time.max(now_ms());
-        let record = Arc::new(OpRecord {
+        let mut record = OpRecord {
             version: self.version,
             op: op.clone(),
             client,
             seq,
             user,
             time: self.last_time,
-        });
-        if self.recent.len() == self.recent_capacity {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(record.clone());
+            hash: ChainHash::GENESIS,
+        };
+        self.hash = record.chain_after(&self.hash);
+        let record = Arc::new(record);
+        self.remember(record.clone());
         self.unflushed.push(record);
         if self.version.is_multiple_of(self.config.snapshot_interval) {
             self.snapshots
@@ -560,6 +679,224 @@ impl DocumentActor {
             op,
             duplicate: false,
         })
+    }
+
+    /// Keeps `record` among the newest ops.
+    fn remember(&mut self, record: Arc<OpRecord>) {
+        if self.recent.len() == self.recent_capacity {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(record);
+    }
+
+    /// A restore: one op, by the caller, from the current text to the text at
+    /// `restore.version`. A resubmission (same `client` and `seq`) among the ops after
+    /// `restore.base`, or else among the newest [`RESTORE_DEDUP_WINDOW`] ops, answers the op it
+    /// made.
+    async fn restore(&mut self, restore: Restore, user: String) -> Result<Applied, Rejection> {
+        let Restore {
+            version,
+            client,
+            seq,
+            base,
+        } = restore;
+        for (asked, v) in [("version", Some(version)), ("base", base)] {
+            if let Some(v) = v.filter(|v| *v > self.version) {
+                return Err(Rejection::new(
+                    ErrorCode::VersionInFuture,
+                    format!(
+                        "{asked} {v} is after the document's current version {}",
+                        self.version
+                    ),
+                ));
+            }
+        }
+        let since = base.unwrap_or(self.version.saturating_sub(RESTORE_DEDUP_WINDOW));
+        let history = self.history_after(since).await?;
+        if let Some(done) = history.iter().find(|r| r.client == client && r.seq == seq) {
+            return Ok(Applied {
+                version: done.version,
+                op: done.op.clone(),
+                duplicate: true,
+            });
+        }
+        let target = self.text_at(version).await?;
+        let op = text_diff_off_thread(self.document.to_string(), target).await;
+        let submission = Submission {
+            client,
+            seq,
+            base: self.version,
+            op: CheckedOp {
+                op,
+                checks: Vec::new(),
+            },
+            // Made here by the owner's task, never forwarded.
+            body: bytes::Bytes::new(),
+        };
+        self.submit(submission, user).await
+    }
+
+    /// A text merge: the op from the text at `text.base` to `text.content`, submitted at
+    /// `base` (so it is transformed against everything after it, like any submission).
+    async fn text(&mut self, text: TextSubmission, user: String) -> Result<Applied, Rejection> {
+        let TextSubmission {
+            content,
+            base,
+            client,
+            seq,
+        } = text;
+        if base > self.version {
+            return Err(Rejection::new(
+                ErrorCode::VersionInFuture,
+                format!(
+                    "base version {base} is after the document's current version {}",
+                    self.version
+                ),
+            ));
+        }
+        let history = self.history_after(base).await?;
+        if let Some(done) = history.iter().find(|r| r.client == client && r.seq == seq) {
+            return Ok(Applied {
+                version: done.version,
+                op: done.op.clone(),
+                duplicate: true,
+            });
+        }
+        let old = self.text_at(base).await?;
+        let op = text_diff_off_thread(old, content).await;
+        let submission = Submission {
+            client,
+            seq,
+            base,
+            op: CheckedOp {
+                op,
+                checks: Vec::new(),
+            },
+            // Made here by the owner's task, never forwarded.
+            body: bytes::Bytes::new(),
+        };
+        self.submit(submission, user).await
+    }
+
+    /// Fills this document (which must be at version 0) with a copy of `source`, committing
+    /// as it goes: with history, the source's records 1..=version (same ops, users, times and
+    /// so the same hashes) in chunks; without, one insert of its text, by `user`.
+    async fn copy(
+        &mut self,
+        source: CopySource,
+        user: String,
+    ) -> Result<Result<Copied, Rejection>, StoreError> {
+        if self.version > 0 {
+            return Ok(Err(Rejection::new(
+                ErrorCode::DocumentExists,
+                format!(
+                    "document {} already exists (version {}); copy to a new id",
+                    self.doc, self.version
+                ),
+            )));
+        }
+        if !source.history {
+            let content = self
+                .store
+                .content_at(&source.doc, source.version)
+                .await?
+                .to_string();
+            let mut op = Operation::new();
+            op.insert(&content);
+            let submission = Submission {
+                client: COPY_CLIENT.into(),
+                seq: 0,
+                base: 0,
+                op: CheckedOp {
+                    op,
+                    checks: Vec::new(),
+                },
+                // Made here by the owner's task, never forwarded.
+                body: bytes::Bytes::new(),
+            };
+            return match self.submit(submission, user).await {
+                Ok(_) => {
+                    self.commit().await?;
+                    Ok(Ok(Copied {
+                        version: self.version,
+                    }))
+                }
+                Err(rejection) => Ok(Err(rejection)),
+            };
+        }
+        while self.version < source.version {
+            let page = self
+                .store
+                .ops(&source.doc, self.version, source.version, COPY_CHUNK)
+                .await?;
+            if page.first().map(|r| r.version) != Some(self.version + 1) {
+                return Ok(Err(Rejection::new(
+                    ErrorCode::NotFound,
+                    format!(
+                        "document {} has no version {} any more (deleted during the copy?); \
+                         the copy stopped at version {}",
+                        source.doc,
+                        self.version + 1,
+                        self.version
+                    ),
+                )));
+            }
+            let mut snapshots = Vec::new();
+            let mut records = Vec::with_capacity(page.len());
+            for mut record in page {
+                if record.version != self.version + 1 {
+                    break;
+                }
+                self.document
+                    .apply(&record.op)
+                    .map_err(|e| StoreError::Corrupt {
+                        doc: source.doc.to_string(),
+                        version: record.version,
+                        reason: format!("does not apply while copying: {e}"),
+                    })?;
+                self.version = record.version;
+                self.last_time = self.last_time.max(record.time);
+                // Recomputed, so the copy's chain is sound even if the source's was not.
+                self.hash = record.chain_after(&self.hash);
+                if self.version.is_multiple_of(self.config.snapshot_interval) {
+                    snapshots.push((self.version, self.document.to_string()));
+                }
+                records.push(record);
+            }
+            self.append(&records, &snapshots).await?;
+            let batch = Arc::new(self.events_of(records.iter()));
+            self.deliver(&batch);
+            for record in records {
+                self.remember(Arc::new(record));
+            }
+        }
+        Ok(Ok(Copied {
+            version: self.version,
+        }))
+    }
+
+    /// Deletes the document from storage (everything before it is committed) and tells the
+    /// live subscribers; `not-found` if it has no ops.
+    async fn delete(&mut self, user: String) -> Result<Result<Deleted, Rejection>, StoreError> {
+        if self.version == 0 {
+            return Ok(Err(Rejection::new(
+                ErrorCode::NotFound,
+                format!("document {} has never had an operation", self.doc),
+            )));
+        }
+        let deletion = Deletion {
+            version: self.version,
+            user,
+            time: self.last_time.max(now_ms()),
+        };
+        match &self.lease {
+            Some(owned) => owned.delete(&self.doc, &deletion).await?,
+            None => self.store.delete(&self.doc, &deletion).await?,
+        }
+        self.fanout.deleted();
+        Ok(Ok(Deleted {
+            version: deletion.version,
+        }))
     }
 
     /// Applies `op`, refusing (and leaving the document as it was) if the result would exceed
@@ -604,6 +941,37 @@ impl DocumentActor {
     }
 }
 
+/// The `client` of the op a copy without history writes (its `seq` is 0).
+pub(super) const COPY_CLIENT: &str = "otterdoc-copy";
+
+/// Answers the requests of a drain that follow a deletion: writes with `why`, reads by
+/// dropping them (their callers see the task gone, and retry on the next one).
+fn refuse(requests: impl Iterator<Item = Request>, why: impl Fn() -> Rejection) {
+    for request in requests {
+        refuse_one(request, &why);
+    }
+}
+
+fn refuse_one(request: Request, why: &impl Fn() -> Rejection) {
+    match request {
+        Request::Submit { reply, .. }
+        | Request::Restore { reply, .. }
+        | Request::Text { reply, .. } => {
+            let _ = reply.send(Err(why()));
+        }
+        Request::Copy { reply, .. } => {
+            let _ = reply.send(Err(why()));
+        }
+        Request::Delete { reply, .. } => {
+            let _ = reply.send(Err(why()));
+        }
+        Request::Subscribe { .. }
+        | Request::Resume { .. }
+        | Request::SubscribePresence { .. }
+        | Request::Snapshot { .. } => {}
+    }
+}
+
 /// Drops every request still in (or arriving at) the mailbox, unanswered: their senders see
 /// the task gone and take them to the document's next task.
 pub(super) fn abandon(mailbox: &mut mpsc::Receiver<Request>) {
@@ -616,8 +984,6 @@ pub(super) fn abandon(mailbox: &mut mpsc::Receiver<Request>) {
 async fn refuse_all(mailbox: &mut mpsc::Receiver<Request>, why: impl Fn() -> Rejection) {
     mailbox.close();
     while let Some(request) = mailbox.recv().await {
-        if let Request::Submit { reply, .. } = request {
-            let _ = reply.send(Err(why()));
-        }
+        refuse_one(request, &why);
     }
 }

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::doc_id::DocId;
 use crate::shutdown::Phase;
-use crate::store::{Holder, Lease, Leases, OpRecord, StoreError};
+use crate::store::{Deletion, Holder, Lease, Leases, OpRecord, StoreError};
 
 /// This node among the nodes sharing one store.
 pub struct Cluster {
@@ -120,6 +120,14 @@ impl OwnedLease {
         self.cluster
             .leases
             .append_fenced(doc, self.lease, records, snapshots)
+            .await
+    }
+
+    /// Deletes the document under this lease (refused if it is no longer current).
+    pub(super) async fn delete(&self, doc: &DocId, deletion: &Deletion) -> Result<(), StoreError> {
+        self.cluster
+            .leases
+            .delete_fenced(doc, self.lease, deletion)
             .await
     }
 

@@ -3,6 +3,9 @@
 //! added by the registry and removed only by the owning task's [`Registration`] — when it is
 //! dropped (whatever way the task ends) or when the task retires itself while idle — so no
 //! exit path can forget to remove one, and a stale task can never remove its successor's.
+//!
+//! The directory also counts each document's deletions while the server runs (its epoch), so
+//! a task started after a deletion knows that subscriptions of an earlier epoch are over.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -50,6 +53,9 @@ pub struct DocumentInfo {
 struct Entries {
     map: HashMap<DocId, Entry>,
     next_generation: u64,
+    /// Deletions per document since the server started (absent: none). One small entry per
+    /// deleted id, for the life of the process.
+    epochs: HashMap<DocId, u64>,
 }
 
 /// The map, shared by the registry and every registration.
@@ -119,6 +125,7 @@ impl Locked<'_> {
     ) -> Registration {
         let generation = self.entries.next_generation;
         self.entries.next_generation += 1;
+        let epoch = self.entries.epochs.get(doc).copied().unwrap_or(0);
         let stats = Arc::new(Stats::default());
         self.entries.map.insert(
             doc.clone(),
@@ -133,6 +140,7 @@ impl Locked<'_> {
             directory: self.directory.clone(),
             doc: doc.clone(),
             generation,
+            epoch,
             stats,
         }
     }
@@ -143,10 +151,25 @@ pub(crate) struct Registration {
     directory: Arc<Directory>,
     doc: DocId,
     generation: u64,
+    /// The document's epoch when the task started.
+    epoch: u64,
     stats: Arc<Stats>,
 }
 
 impl Registration {
+    /// The document's epoch for this task.
+    pub(super) fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// The document was deleted: counts the deletion (the next task starts in the next epoch)
+    /// and removes the entry, in one step under the lock, so no request finds this task again.
+    pub(super) fn deleted(&self) {
+        let mut entries = self.directory.entries.lock();
+        *entries.epochs.entry(self.doc.clone()).or_default() += 1;
+        Self::remove(&mut entries, &self.doc, self.generation);
+    }
+
     /// Reports the document's durable version and live subscribers.
     pub(super) fn report(&self, version: u64, subscribers: usize) {
         self.stats.version.store(version, Ordering::Relaxed);

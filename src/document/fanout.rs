@@ -102,6 +102,13 @@ impl Fanout {
         }
     }
 
+    /// The document was deleted: every live listener is told so, and none stays live.
+    pub(super) fn deleted(&mut self) {
+        for live in self.live.drain(..) {
+            live.listener.deleted();
+        }
+    }
+
     /// The task stops delivering: every live listener is told where it stopped, and resumes on
     /// the document's next task.
     pub(super) fn hand_off(&mut self) {

@@ -6,6 +6,11 @@
 //! [`PresenceListener`]s, and presence updates reach the task through its presence inbox
 //! (`presence.rs`), beside the mailbox, so they never wait in line with ops.
 //!
+//! Everything that changes a document goes through its task: ops, and the history routes'
+//! restores, text merges, copies into it and its deletion. A deletion ends the task; the id
+//! then starts again at version 0 in a new *epoch* (counted by the directory), which is how a
+//! subscription that was behind at the time learns that its document is gone.
+//!
 //! When several nodes share the store ([`Cluster`]), a document's task runs the document only
 //! on the node holding its lease (`ownership.rs` decides, `cluster.rs` renews); on the other
 //! nodes the task is a relay (`relay.rs`) of the owner, through the same mailbox and the same
@@ -19,6 +24,7 @@ mod ownership;
 mod presence;
 mod registry;
 mod relay;
+mod text_diff;
 
 use std::sync::Arc;
 
@@ -26,13 +32,16 @@ use bytes::Bytes;
 use ot::Operation;
 use tokio::sync::oneshot;
 
+use crate::doc_id::DocId;
 use crate::error::Rejection;
-use crate::wire::Submission;
+use crate::store::ChainHash;
+use crate::wire::{Restore, Submission, TextSubmission};
 
 pub use cluster::Cluster;
 pub use directory::DocumentInfo;
 pub use presence::SessionId;
 pub use registry::DocumentRegistry;
+pub use text_diff::{op_size, text_diff, text_diff_off_thread};
 
 /// The outcome of an accepted submission.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,6 +104,9 @@ pub trait Listener: Send + Sync + 'static {
     fn lagged(self: Arc<Self>, next: u64);
     /// False once the listener is gone; the task then drops it.
     fn is_alive(&self) -> bool;
+    /// The document was deleted: tell the subscriber and deliver nothing more. Must not make
+    /// the task wait.
+    fn deleted(self: Arc<Self>);
 }
 
 /// One presence or leave event, serialised once.
@@ -131,6 +143,47 @@ pub struct Subscribed {
     pub version: u64,
     /// Its content at that version, when requested.
     pub content: Option<String>,
+    /// The hash of that version.
+    pub hash: ChainHash,
+    /// The document's epoch (how often it was deleted while this server ran): a subscription
+    /// resumes only within it.
+    pub epoch: u64,
+}
+
+/// A document's current state, as its task holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Current {
+    /// The (durable) version.
+    pub version: u64,
+    /// The text at it.
+    pub content: String,
+    /// The hash of that version.
+    pub hash: ChainHash,
+}
+
+/// The outcome of a copy into a new document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Copied {
+    /// The new document's version.
+    pub version: u64,
+}
+
+/// The outcome of a deletion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deleted {
+    /// The version the document had.
+    pub version: u64,
+}
+
+/// What a copy takes from its source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CopySource {
+    /// The source document.
+    pub doc: DocId,
+    /// Its version to copy (≥ 1, ≤ its head).
+    pub version: u64,
+    /// Copy its ops 1..=version (`true`), or its text at `version` as one insert.
+    pub history: bool,
 }
 
 /// The answer to a [`Request::Resume`].
@@ -143,6 +196,9 @@ pub enum Resumed {
         /// The document's version.
         upto: u64,
     },
+    /// The document was deleted since the listener subscribed: it must tell its subscriber and
+    /// stop.
+    Deleted,
 }
 
 /// A request to a document task.
@@ -155,6 +211,40 @@ pub(crate) enum Request {
         user: String,
         /// Where the outcome goes, once durable.
         reply: oneshot::Sender<Result<Applied, Rejection>>,
+    },
+    /// Restore the text of an earlier version, as one new op.
+    Restore {
+        /// What to restore, and who asks (boxed, like a submission).
+        restore: Box<Restore>,
+        /// The caller's user name, recorded with the op.
+        user: String,
+        /// Where the outcome goes, once durable.
+        reply: oneshot::Sender<Result<Applied, Rejection>>,
+    },
+    /// Merge a new full text, made against a base version, as one new op.
+    Text {
+        /// The text and who sends it.
+        text: Box<TextSubmission>,
+        /// The caller's user name, recorded with the op.
+        user: String,
+        /// Where the outcome goes, once durable.
+        reply: oneshot::Sender<Result<Applied, Rejection>>,
+    },
+    /// Fill this (empty) document with a copy of another.
+    Copy {
+        /// What to copy.
+        source: Box<CopySource>,
+        /// The caller's user name (recorded with the op of a copy without history).
+        user: String,
+        /// Where the outcome goes, once durable.
+        reply: oneshot::Sender<Result<Copied, Rejection>>,
+    },
+    /// Delete the document.
+    Delete {
+        /// Who deletes it (recorded in the changefeed).
+        user: String,
+        /// Where the outcome goes, once durable.
+        reply: oneshot::Sender<Result<Deleted, Rejection>>,
     },
     /// The current version (and content) for a new subscriber.
     Subscribe {
@@ -169,6 +259,8 @@ pub(crate) enum Request {
         listener: Arc<dyn Listener>,
         /// The first version it does not have.
         next: u64,
+        /// The epoch it subscribed in ([`Subscribed::epoch`]).
+        epoch: u64,
         /// Where the answer goes.
         reply: oneshot::Sender<Resumed>,
     },
@@ -181,7 +273,7 @@ pub(crate) enum Request {
     },
     /// Read the current version and content.
     Snapshot {
-        /// Where (version, content) goes.
-        reply: oneshot::Sender<(u64, String)>,
+        /// Where the state goes.
+        reply: oneshot::Sender<Current>,
     },
 }

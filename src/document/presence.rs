@@ -554,6 +554,7 @@ mod tests {
             seq: version,
             user: "anonymous".into(),
             time: 0,
+            hash: crate::store::ChainHash::GENESIS,
         })
     }
 

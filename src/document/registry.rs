@@ -22,7 +22,10 @@ use super::actor::{DocumentActor, Start};
 use super::cluster::Cluster;
 use super::directory::Directory;
 use super::presence::{PresenceChange, PresenceInbox, SessionId};
-use super::{Applied, Listener, PresenceListener, Request, Resumed, Subscribed};
+use super::{
+    Applied, Copied, CopySource, Current, Deleted, Listener, PresenceListener, Request, Resumed,
+    Subscribed,
+};
 use crate::config::limits::{MAILBOX, MAILBOX_RETRIES};
 use crate::config::Config;
 use crate::doc_id::DocId;
@@ -30,7 +33,7 @@ use crate::error::{ErrorCode, Rejection};
 use crate::metrics::Metrics;
 use crate::shutdown::Phase;
 use crate::store::Store;
-use crate::wire::{PresenceUpdate, Submission};
+use crate::wire::{PresenceUpdate, Restore, Submission, TextSubmission};
 
 /// Finds or starts document tasks and sends them requests.
 #[derive(Clone)]
@@ -262,10 +265,12 @@ impl DocumentRegistry {
         doc: &DocId,
         listener: Arc<dyn Listener>,
         next: u64,
+        epoch: u64,
     ) -> Result<Resumed, Rejection> {
         self.ask(doc, |reply| Request::Resume {
             listener: listener.clone(),
             next,
+            epoch,
             reply,
         })
         .await
@@ -334,8 +339,65 @@ impl DocumentRegistry {
         .await
     }
 
-    /// The current (version, content) of `doc`.
-    pub async fn snapshot(&self, doc: &DocId) -> Result<(u64, String), Rejection> {
+    /// Restores the text `doc` had at an earlier version, as one new op by the caller;
+    /// answers once it is durable.
+    pub async fn restore(
+        &self,
+        doc: &DocId,
+        restore: Restore,
+        user: &str,
+    ) -> Result<Applied, Rejection> {
+        self.ask(doc, |reply| Request::Restore {
+            restore: Box::new(restore.clone()),
+            user: user.to_owned(),
+            reply,
+        })
+        .await?
+    }
+
+    /// Merges a full new text made against a base version, as one new op; answers once it is
+    /// durable.
+    pub async fn text(
+        &self,
+        doc: &DocId,
+        text: TextSubmission,
+        user: &str,
+    ) -> Result<Applied, Rejection> {
+        self.ask(doc, |reply| Request::Text {
+            text: Box::new(text.clone()),
+            user: user.to_owned(),
+            reply,
+        })
+        .await?
+    }
+
+    /// Fills the new document `doc` with a copy of `source`; `document-exists` if `doc` has
+    /// ops.
+    pub async fn copy(
+        &self,
+        doc: &DocId,
+        source: CopySource,
+        user: &str,
+    ) -> Result<Copied, Rejection> {
+        self.ask(doc, |reply| Request::Copy {
+            source: Box::new(source.clone()),
+            user: user.to_owned(),
+            reply,
+        })
+        .await?
+    }
+
+    /// Deletes `doc` (after everything queued before); `not-found` if it has no ops.
+    pub async fn delete(&self, doc: &DocId, user: &str) -> Result<Deleted, Rejection> {
+        self.ask(doc, |reply| Request::Delete {
+            user: user.to_owned(),
+            reply,
+        })
+        .await?
+    }
+
+    /// The current version, content and hash of `doc`.
+    pub async fn snapshot(&self, doc: &DocId) -> Result<Current, Rejection> {
         self.ask(doc, |reply| Request::Snapshot { reply }).await
     }
 

@@ -5,6 +5,14 @@
 //! clients' submissions, whose RECEIPTs it turns back into their outcomes. What it delivers is
 //! what the owner broadcast, so only durable ops, in the owner's order.
 //!
+//! A text merge (`POST /docs/<id>/text`) is an ordinary submission made at its base, so the
+//! relay computes its op from the stored text at `base` and forwards it like its clients'
+//! submissions. The other history writes (restore, copy, delete) depend on the owner's current
+//! state and are served by the owner's task only: a relay refuses them with `unavailable`,
+//! naming the owner, rather than forwarding what the node-to-node STOMP cannot carry. When the owner deletes the document, the relay receives
+//! its `deleted` event, tells its own live subscribers, and leaves the directory in a new epoch
+//! (as an owner's task does), so subscribers that were catching up learn of it too.
+//!
 //! It ends when the owner goes away (the connection closes), when the store names a different
 //! owner (checked once per lease period), when it retires (idle) or at shutdown. Ending, it
 //! leaves the directory, tells its live subscribers where they stopped (they catch up from the
@@ -25,12 +33,14 @@ use tokio::time::Instant;
 use super::actor::Start;
 use super::cluster::Cluster;
 use super::fanout::Fanout;
-use super::{Applied, Committed, OpEvent, Request, Subscribed};
+use super::text_diff::text_diff_off_thread;
+use super::{Applied, Committed, Current, OpEvent, Request, Resumed, Subscribed};
 use crate::config::limits::STORE_TIMEOUT;
 use crate::error::{ErrorCode, Rejection};
 use crate::peer::Upstream;
 use crate::stomp::{Command, StompFrame, USER_HEADER};
-use crate::store::{OpRecord, Owner};
+use crate::store::{ChainHash, OpRecord, Owner};
+use crate::wire::TextSubmission;
 
 /// The subscription id of the relay on its upstream connection.
 const SUBSCRIPTION: &str = "relay";
@@ -44,6 +54,8 @@ enum Exit {
     Shutdown,
     /// The owner went away or changed.
     Moved,
+    /// The owner deleted the document.
+    Deleted,
 }
 
 /// The state of a relayed document.
@@ -54,6 +66,8 @@ pub(super) struct Relay {
     upstream: Upstream,
     version: u64,
     document: Document,
+    /// The hash chain's link at `version`.
+    hash: ChainHash,
     /// The newest ops received, with their event bodies, for resuming subscribers from memory.
     recent: VecDeque<(Arc<OpRecord>, Bytes)>,
     fanout: Fanout,
@@ -62,7 +76,7 @@ pub(super) struct Relay {
     /// Outcomes known, waiting for the relay to receive the op's version.
     answered: Vec<(u64, Reply)>,
     /// Reads of the current text waiting for the relay to reach the store's head.
-    reads: Vec<(u64, oneshot::Sender<(u64, String)>)>,
+    reads: Vec<(u64, oneshot::Sender<Current>)>,
     next_receipt: u64,
     last_request: Instant,
 }
@@ -96,9 +110,16 @@ impl Relay {
             ..
         } = relay;
         start.presence.close();
-        drop(start.registration);
-        if exit == Exit::Moved {
-            fanout.hand_off();
+        match exit {
+            Exit::Deleted => {
+                fanout.deleted();
+                start.registration.deleted();
+            }
+            Exit::Moved => {
+                drop(start.registration);
+                fanout.hand_off();
+            }
+            Exit::Retired | Exit::Shutdown => drop(start.registration),
         }
         super::actor::abandon(&mut start.mailbox);
         upstream.close().await;
@@ -126,9 +147,10 @@ impl Relay {
                             serde_json::from_slice(&frame.body).map_err(moved)?;
                         let version = body["version"].as_u64();
                         let content = body["content"].as_str();
-                        match (body["type"].as_str(), version, content) {
-                            (Some("snapshot"), Some(v), Some(text)) => {
-                                return Ok((v, Document::from_text(text)))
+                        let hash = body["hash"].as_str().and_then(ChainHash::from_hex);
+                        match (body["type"].as_str(), version, content, hash) {
+                            (Some("snapshot"), Some(v), Some(text), Some(hash)) => {
+                                return Ok((v, Document::from_text(text), hash))
                             }
                             _ => return Err(format!("expected a snapshot, got {body}")),
                         }
@@ -144,7 +166,7 @@ impl Relay {
             }
         };
         match tokio::time::timeout(STORE_TIMEOUT, snapshot).await {
-            Ok(Ok((version, document))) => Ok(Relay {
+            Ok(Ok((version, document, hash))) => Ok(Relay {
                 recent: VecDeque::with_capacity(start.config.recent_ops()),
                 start,
                 cluster,
@@ -152,6 +174,7 @@ impl Relay {
                 upstream,
                 version,
                 document,
+                hash,
                 fanout: Fanout::default(),
                 forwarded: HashMap::new(),
                 answered: Vec::new(),
@@ -179,8 +202,10 @@ impl Relay {
                         Ok(None) => return self.gone("the owner closed the connection"),
                         Err(err) => return self.gone(err),
                     };
-                    if let Err(why) = self.on_frame(frame).await {
-                        return self.gone(why);
+                    match self.on_frame(frame).await {
+                        Ok(true) => {}
+                        Ok(false) => return Exit::Deleted,
+                        Err(why) => return self.gone(why),
                     }
                 }
                 request = self.start.mailbox.recv() => {
@@ -249,7 +274,7 @@ impl Relay {
         while !(self.forwarded.is_empty() && self.answered.is_empty()) {
             match tokio::time::timeout_at(deadline, self.upstream.next()).await {
                 Ok(Ok(Some(frame))) => {
-                    if self.on_frame(frame).await.is_err() {
+                    if !matches!(self.on_frame(frame).await, Ok(true)) {
                         break;
                     }
                 }
@@ -265,34 +290,34 @@ impl Relay {
                 submission,
                 user,
                 reply,
-            } => {
-                self.next_receipt += 1;
-                let id = format!("f-{}", self.next_receipt);
-                let frame = StompFrame::new(Command::Send)
-                    .with_header("destination", format!("/app/doc/{}", self.start.doc))
-                    .with_header("content-type", "application/json")
-                    .with_header("receipt", id.clone())
-                    .with_header(USER_HEADER, user)
-                    .with_body(submission.body.clone());
-                // Unsent, the reply is dropped with the relay: the registry resubmits it.
-                self.upstream.send(&frame).await.map_err(moved)?;
-                self.start.metrics.forwarded.inc();
-                self.forwarded.insert(id, reply);
-            }
+            } => self.forward(submission.body.clone(), user, reply).await?,
+            Request::Text { text, user, reply } => match self.text_submission(*text).await {
+                Ok(body) => self.forward(body, user, reply).await?,
+                Err(rejection) => {
+                    let _ = reply.send(Err(rejection));
+                }
+            },
             Request::Subscribe {
                 with_content,
                 reply,
             } => {
                 let _ = reply.send(Subscribed {
                     version: self.version,
+                    hash: self.hash,
+                    epoch: self.start.registration.epoch(),
                     content: with_content.then(|| self.document.to_string()),
                 });
             }
             Request::Resume {
                 listener,
                 next,
+                epoch,
                 reply,
             } => {
+                if epoch != self.start.registration.epoch() {
+                    let _ = reply.send(Resumed::Deleted);
+                    return Ok(());
+                }
                 let first = self.recent.front().map_or(u64::MAX, |(r, _)| r.version);
                 let gap = (next >= first).then(|| {
                     let skip = usize::try_from(next - first).unwrap_or(usize::MAX);
@@ -315,20 +340,110 @@ impl Relay {
                 // is durable (on any node) finds it here too.
                 let head = self.start.store.head(&self.start.doc).await.unwrap_or(0);
                 if head <= self.version {
-                    let _ = reply.send((self.version, self.document.to_string()));
+                    let _ = reply.send(self.current());
                 } else {
                     self.reads.push((head, reply));
                 }
             }
             // Presence is not offered while nodes share a store; the session refuses it first.
             Request::SubscribePresence { .. } => {}
+            Request::Restore { reply, .. } => {
+                let _ = reply.send(Err(self.owner_only()));
+            }
+            Request::Copy { reply, .. } => {
+                let _ = reply.send(Err(self.owner_only()));
+            }
+            Request::Delete { reply, .. } => {
+                let _ = reply.send(Err(self.owner_only()));
+            }
         }
         Ok(())
     }
 
-    async fn on_frame(&mut self, frame: StompFrame) -> Result<(), String> {
+    /// Sends a submission's body to the owner, to be answered by its RECEIPT.
+    async fn forward(&mut self, body: Bytes, user: String, reply: Reply) -> Result<(), String> {
+        self.next_receipt += 1;
+        let id = format!("f-{}", self.next_receipt);
+        let frame = StompFrame::new(Command::Send)
+            .with_header("destination", format!("/app/doc/{}", self.start.doc))
+            .with_header("content-type", "application/json")
+            .with_header("receipt", id.clone())
+            .with_header(USER_HEADER, user)
+            .with_body(body);
+        // Unsent, the reply is dropped with the relay: the registry resubmits it.
+        self.upstream.send(&frame).await.map_err(moved)?;
+        self.start.metrics.forwarded.inc();
+        self.forwarded.insert(id, reply);
+        Ok(())
+    }
+
+    /// A text merge as the submission it is: the op from the stored text at `base` to the new
+    /// text, made at `base` (the owner transforms it and recognises a retry by client/seq).
+    async fn text_submission(&self, text: TextSubmission) -> Result<Bytes, Rejection> {
+        let store_failed = |e: crate::store::StoreError| {
+            Rejection::new(
+                ErrorCode::Unavailable,
+                format!("cannot read the base text: {e}"),
+            )
+        };
+        let head = self
+            .start
+            .store
+            .head(&self.start.doc)
+            .await
+            .map_err(store_failed)?;
+        if text.base > head {
+            return Err(Rejection::new(
+                ErrorCode::VersionInFuture,
+                format!(
+                    "base version {} is after the document's current version {head}",
+                    text.base
+                ),
+            ));
+        }
+        let old = self
+            .start
+            .store
+            .content_at(&self.start.doc, text.base)
+            .await
+            .map_err(store_failed)?;
+        let op = text_diff_off_thread(old.to_string(), text.content).await;
+        let body = serde_json::json!({
+            "client": text.client,
+            "seq": text.seq,
+            "base": text.base,
+            "op": op,
+        });
+        Ok(Bytes::from(body.to_string()))
+    }
+
+    /// The refusal of a history write, which only the owner's task serves.
+    fn owner_only(&self) -> Rejection {
+        Rejection::new(
+            ErrorCode::Unavailable,
+            format!(
+                "document {} is owned by node {} ({}); with several nodes, restore, copy and \
+                 delete are served only by the owner's node: send the request there",
+                self.start.doc, self.owner.node, self.owner.addr
+            ),
+        )
+    }
+
+    fn current(&self) -> Current {
+        Current {
+            version: self.version,
+            content: self.document.to_string(),
+            hash: self.hash,
+        }
+    }
+
+    /// Handles one frame from the owner; `Ok(false)` once the owner deleted the document.
+    async fn on_frame(&mut self, frame: StompFrame) -> Result<bool, String> {
         match frame.command {
             Command::Message if frame.header("subscription") == Some(SUBSCRIPTION) => {
+                if is_deleted_event(&frame.body) {
+                    return Ok(false);
+                }
                 self.on_op(frame.body)?;
                 self.settle().await;
             }
@@ -337,7 +452,7 @@ impl Relay {
                     .header("receipt-id")
                     .and_then(|id| self.forwarded.remove(id))
                 else {
-                    return Ok(());
+                    return Ok(true);
                 };
                 if let Some(code) = frame.header("error") {
                     let code = ErrorCode::iter()
@@ -345,7 +460,7 @@ impl Relay {
                         .unwrap_or(ErrorCode::Internal);
                     let message = frame.header("message").unwrap_or_default();
                     let _ = reply.send(Err(Rejection::new(code, message)));
-                    return Ok(());
+                    return Ok(true);
                 }
                 let Some(version) = frame.header("version").and_then(|v| v.parse().ok()) else {
                     return Err(format!("a RECEIPT without a version: {frame:?}"));
@@ -361,7 +476,7 @@ impl Relay {
             }
             _ => {}
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Applies and delivers one op event from the owner.
@@ -378,6 +493,7 @@ impl Relay {
         }
         self.document.apply(&record.op).map_err(moved)?;
         self.version = record.version;
+        self.hash = record.hash;
         if self.recent.len() == self.start.config.recent_ops() {
             self.recent.pop_front();
         }
@@ -427,9 +543,19 @@ impl Relay {
             self.reads.drain(..).partition(|(v, _)| *v <= version);
         self.reads = waiting;
         for (_, reply) in ready {
-            let _ = reply.send((self.version, self.document.to_string()));
+            let _ = reply.send(self.current());
         }
     }
+}
+
+/// Whether an event body from the owner is its `{"type":"deleted"}`.
+fn is_deleted_event(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Kind<'a> {
+        #[serde(borrow)]
+        r#type: Option<&'a str>,
+    }
+    serde_json::from_slice::<Kind<'_>>(body).is_ok_and(|k| k.r#type == Some("deleted"))
 }
 
 /// How long a relay waits before re-checking an owner it could not reach.

@@ -23,11 +23,7 @@ pub(super) fn authorize(
     doc: &DocId,
     right: Right,
 ) -> Result<Identity, Rejection> {
-    let token = authorization.and_then(auth::bearer);
-    let identity = app.auth.authenticate(token).map_err(|err| {
-        Metrics::count(&app.metrics.auth_failures, err.reason());
-        Rejection::new(ErrorCode::Unauthorized, err.to_string())
-    })?;
+    let identity = identify(app, authorization)?;
     let allowed = match right {
         Right::Read => identity.can_read(doc),
         Right::Write => identity.can_write(doc),
@@ -44,6 +40,17 @@ pub(super) fn authorize(
         ));
     }
     Ok(identity)
+}
+
+/// The identity the request's `Authorization` header proves (401 without valid credentials
+/// when authentication is on), for routes over many documents, which show only those it may
+/// read.
+pub(super) fn identify(app: &App, authorization: Option<&str>) -> Result<Identity, Rejection> {
+    let token = authorization.and_then(auth::bearer);
+    app.auth.authenticate(token).map_err(|err| {
+        Metrics::count(&app.metrics.auth_failures, err.reason());
+        Rejection::new(ErrorCode::Unauthorized, err.to_string())
+    })
 }
 
 /// Checks the admin token. Without `--admin-token-file` the admin routes do not exist.

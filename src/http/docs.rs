@@ -15,15 +15,18 @@ use crate::app::App;
 use crate::config::limits::{DEFAULT_OPS_LIMIT, MAX_OPS_LIMIT};
 use crate::doc_id::DocId;
 use crate::error::{ErrorCode, Rejection};
-use crate::store::Store;
+use crate::store::{ChainHash, Store};
 use crate::wire::Submission;
 
-fn invalid_query(message: String) -> Rejection {
+pub(super) fn invalid_query(message: String) -> Rejection {
     Rejection::new(ErrorCode::InvalidQuery, message)
 }
 
 /// Reads an optional non-negative integer query parameter.
-fn query_u64(query: &HashMap<String, String>, name: &str) -> Result<Option<u64>, Rejection> {
+pub(super) fn query_u64(
+    query: &HashMap<String, String>,
+    name: &str,
+) -> Result<Option<u64>, Rejection> {
     match query.get(name) {
         None => Ok(None),
         Some(v) => v.parse().map(Some).map_err(|_| {
@@ -34,7 +37,7 @@ fn query_u64(query: &HashMap<String, String>, name: &str) -> Result<Option<u64>,
     }
 }
 
-fn not_found(doc: &DocId) -> Rejection {
+pub(super) fn not_found(doc: &DocId) -> Rejection {
     Rejection::new(
         ErrorCode::NotFound,
         format!("document {doc} has never had an operation"),
@@ -42,7 +45,7 @@ fn not_found(doc: &DocId) -> Rejection {
 }
 
 /// The current version of a document read from storage; `not-found` if it never had an op.
-async fn written_head(store: &dyn Store, doc: &DocId) -> Result<u64, Rejection> {
+pub(super) async fn written_head(store: &dyn Store, doc: &DocId) -> Result<u64, Rejection> {
     match store.head(doc).await.map_err(storage)? {
         0 => Err(not_found(doc)),
         head => Ok(head),
@@ -50,7 +53,12 @@ async fn written_head(store: &dyn Store, doc: &DocId) -> Result<u64, Rejection> 
 }
 
 /// `version-in-future` when `version` (requested as `asked`, e.g. "from=9") is after `head`.
-fn not_after_head(doc: &DocId, asked: &str, version: u64, head: u64) -> Result<(), Rejection> {
+pub(super) fn not_after_head(
+    doc: &DocId,
+    asked: &str,
+    version: u64,
+    head: u64,
+) -> Result<(), Rejection> {
     if version > head {
         return Err(Rejection::new(
             ErrorCode::VersionInFuture,
@@ -72,31 +80,46 @@ async fn get_doc(
     let version = query_u64(&query, "version")?;
     let at = query_u64(&query, "at")?;
     let store = app.store.as_ref();
-    let (version, content) = match (version, at) {
+    let (version, content, hash) = match (version, at) {
         (Some(_), Some(_)) => {
             return Err(invalid_query("give either version or at, not both".into()));
         }
         (None, None) => {
-            let (version, content) = app.documents.snapshot(&doc).await?;
-            if version == 0 {
+            let current = app.documents.snapshot(&doc).await?;
+            if current.version == 0 {
                 return Err(not_found(&doc));
             }
-            (version, content)
+            (current.version, current.content, current.hash)
         }
         (Some(version), None) => {
             let head = written_head(store, &doc).await?;
             not_after_head(&doc, &format!("version {version}"), version, head)?;
             let content = store.content_at(&doc, version).await.map_err(storage)?;
-            (version, content.to_string())
+            let hash = hash_at(store, &doc, version).await?;
+            (version, content.to_string(), hash)
         }
         (None, Some(at)) => {
             written_head(store, &doc).await?;
             let version = store.version_at_time(&doc, at).await.map_err(storage)?;
             let content = store.content_at(&doc, version).await.map_err(storage)?;
-            (version, content.to_string())
+            let hash = hash_at(store, &doc, version).await?;
+            (version, content.to_string(), hash)
         }
     };
-    Ok(serde_json::json!({"doc": doc.as_str(), "version": version, "content": content}))
+    Ok(
+        serde_json::json!({"doc": doc.as_str(), "version": version, "content": content, "hash": hash}),
+    )
+}
+
+/// The hash chain's link at `version` (stored with its record; `hash_0` at 0).
+async fn hash_at(store: &dyn Store, doc: &DocId, version: u64) -> Result<ChainHash, Rejection> {
+    if version == 0 {
+        return Ok(ChainHash::GENESIS);
+    }
+    match store.op(doc, version).await.map_err(storage)? {
+        Some(record) => Ok(record.hash),
+        None => Err(not_found(doc)),
+    }
 }
 
 /// `GET /docs/<id>/ops?from=v&limit=k`.

@@ -15,9 +15,11 @@
 
 mod access;
 mod admin;
+mod changes;
 mod demo;
 mod docs;
 mod health;
+mod history;
 mod reply;
 
 use std::net::SocketAddr;
@@ -53,6 +55,10 @@ pub fn routes(app: App) -> BoxedFilter<(Response,)> {
         .or(demo::routes())
         .unify()
         .or(docs::routes(app.clone()))
+        .unify()
+        .or(history::routes(app.clone()))
+        .unify()
+        .or(changes::routes(app.clone()))
         .unify()
         .or(admin::routes(app))
         .unify()

@@ -24,9 +24,11 @@ pub fn status(code: ErrorCode) -> StatusCode {
         ErrorCode::NotFound | ErrorCode::RouteNotFound => StatusCode::NOT_FOUND,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::LengthRequired => StatusCode::LENGTH_REQUIRED,
-        ErrorCode::VersionInFuture | ErrorCode::VersionTooOld | ErrorCode::TransactionAborted => {
-            StatusCode::CONFLICT
-        }
+        ErrorCode::VersionInFuture
+        | ErrorCode::VersionTooOld
+        | ErrorCode::TransactionAborted
+        | ErrorCode::DocumentExists
+        | ErrorCode::DocumentDeleted => StatusCode::CONFLICT,
         ErrorCode::OpTooLarge | ErrorCode::DocumentTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::OpDoesNotFit | ErrorCode::DeleteMismatch => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::Unavailable | ErrorCode::TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,

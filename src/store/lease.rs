@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{OpRecord, StoreError};
+use super::{Deletion, OpRecord, StoreError};
 use crate::doc_id::DocId;
 
 /// Who asks for leases: one running server process.
@@ -86,6 +86,15 @@ pub trait Leases: Send + Sync + 'static {
         lease: Lease,
         records: &[OpRecord],
         snapshots: &[(u64, String)],
+    ) -> Result<(), StoreError>;
+
+    /// Like [`super::Store::delete`], but only while `lease` is `doc`'s current lease; else
+    /// nothing is removed and the answer is [`StoreError::Fenced`].
+    async fn delete_fenced(
+        &self,
+        doc: &DocId,
+        lease: Lease,
+        deletion: &Deletion,
     ) -> Result<(), StoreError>;
 
     /// The secret nodes sharing this store present to each other (created on first use).

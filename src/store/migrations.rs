@@ -16,10 +16,11 @@ pub(super) struct Migration {
 }
 
 /// Every migration, in order.
-pub(super) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "ops, snapshots, leases, peer secret",
-    sql: r#"
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "ops, snapshots, leases, peer secret",
+        sql: r#"
 CREATE TABLE ops (
     doc      text   NOT NULL,
     version  bigint NOT NULL CHECK (version >= 1),
@@ -54,7 +55,37 @@ CREATE TABLE ready_check (
     at  timestamptz NOT NULL
 );
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        name: "hash chain, changefeed, webhook cursors",
+        // `hash` is filled for the ops already stored by `PgStore::migrate` (in Rust: BLAKE3),
+        // in the same transaction; the feed starts empty (ops stored before have no entries).
+        sql: r#"
+ALTER TABLE ops ADD COLUMN hash text;
+CREATE TABLE changes (
+    cursor   bigint PRIMARY KEY,
+    kind     text   NOT NULL CHECK (kind IN ('op', 'deleted')),
+    doc      text   NOT NULL,
+    version  bigint NOT NULL,
+    time     bigint NOT NULL,
+    "user"   text   NOT NULL,
+    client   text,
+    seq      bigint
+);
+CREATE INDEX changes_by_doc ON changes (doc);
+CREATE TABLE feed_head (
+    id      boolean PRIMARY KEY DEFAULT true CHECK (id),
+    cursor  bigint  NOT NULL
+);
+INSERT INTO feed_head (id, cursor) VALUES (true, 0);
+CREATE TABLE webhook_cursors (
+    name    text   PRIMARY KEY,
+    cursor  bigint NOT NULL
+);
+"#,
+    },
+];
 
 /// The newest schema version this build knows.
 pub(super) fn latest() -> i32 {

@@ -1,16 +1,25 @@
-//! The storage boundary: everything the document tasks, subscriptions and HTTP routes need from
-//! durable storage, as the [`Store`] trait, with the record it stores ([`OpRecord`]). The sled
-//! implementation ([`SledStore`]) is the embedded default; the contract every implementation
-//! must meet is checked by one test suite (`tests/it/store_contract.rs`) run against each.
-//! [`PgStore`] keeps the same history in PostgreSQL, which several nodes share; it also
-//! implements [`Leases`] (`lease.rs`): which node owns each document, and commits fenced by
-//! the owner's epoch.
+//! The storage boundary: everything the document tasks, subscriptions, HTTP routes and
+//! webhooks need from durable storage, as the [`Store`] trait, with the records it stores
+//! ([`OpRecord`], [`Change`]). The sled implementation ([`SledStore`]) is the embedded default;
+//! the contract every implementation must meet is checked by one test suite
+//! (`tests/it/store_contract.rs`) run against each. [`PgStore`] keeps the same history in
+//! PostgreSQL, which several nodes share; it also implements [`Leases`] (`lease.rs`): which node
+//! owns each document, and commits fenced by the owner's epoch.
 //!
 //! Rules every implementation keeps:
 //! - a document's versions are 1, 2, 3… with no gap; [`Store::append`] adds the next ones;
 //! - when `append` returns `Ok`, its records and snapshots survive a crash (`kill -9`);
-//! - readers see only what an `append` has written (never half a batch).
+//! - readers see only what an `append` has written (never half a batch);
+//! - every record carries its link of the document's hash chain (`chain.rs`);
+//! - every appended record also gets one entry in the global changefeed, in commit order;
+//!   [`Store::changes`] shows an entry only once it is durable, and entries become visible in
+//!   cursor order, so a reader that has seen cursor `c` never later finds a new entry below `c`
+//!   (it never skips one), and never sees one a crash could take back (it never gets an
+//!   invented one);
+//! - [`Store::delete`] removes a document's records, snapshots and changefeed entries for good,
+//!   all or nothing across a crash, and appends one `deleted` entry to the feed.
 
+mod chain;
 mod lease;
 mod migrations;
 mod postgres;
@@ -20,8 +29,10 @@ use async_trait::async_trait;
 use ot::{Document, Operation};
 use serde::{Deserialize, Serialize};
 
+use crate::config::limits::VERIFY_PAGE;
 use crate::doc_id::DocId;
 
+pub use self::chain::{canonical_bytes, ChainHash};
 pub use self::lease::{Claim, Holder, Lease, Leases, Owner};
 pub use self::postgres::{PgStore, SoleNode};
 pub use self::sled::{SledStore, FORMAT};
@@ -42,6 +53,17 @@ pub struct OpRecord {
     pub user: String,
     /// When it was applied, in ms since the Unix epoch (never decreasing within a document).
     pub time: u64,
+    /// Its link of the hash chain: `hash(previous record's hash, this record)`.
+    pub hash: ChainHash,
+}
+
+impl OpRecord {
+    /// Sets [`Self::hash`] to the link that follows `previous` (the hash of version
+    /// `version - 1`, [`ChainHash::GENESIS`] for version 1), and returns it.
+    pub fn chain_after(&mut self, previous: &ChainHash) -> ChainHash {
+        self.hash = previous.next(self);
+        self.hash
+    }
 }
 
 /// A document as loaded for its task: the latest version, its text, and the time of its last op.
@@ -52,6 +74,86 @@ pub struct LoadedDoc {
     pub document: Document,
     /// `time` of the op that produced `version` (0 if none).
     pub last_time: u64,
+    /// The hash of `version` ([`ChainHash::GENESIS`] at version 0).
+    pub hash: ChainHash,
+}
+
+/// What `GET /docs` lists about a stored document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DocSummary {
+    /// The id.
+    pub doc: String,
+    /// Its current version.
+    pub version: u64,
+    /// Its length at that version, in code points.
+    pub length: usize,
+    /// `time` of version 1.
+    pub created: u64,
+    /// `time` of the current version.
+    pub modified: u64,
+}
+
+/// What a changefeed entry records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    /// An op was committed: `version` is the version it produced.
+    Op,
+    /// The document was deleted: `version` is the version it had (it is at 0 now).
+    Deleted,
+}
+
+/// One entry of the global changefeed, in commit order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// Its position in the feed: increasing in commit order (not necessarily by 1).
+    pub cursor: u64,
+    /// What happened.
+    #[serde(rename = "type")]
+    pub kind: ChangeKind,
+    /// The document.
+    pub doc: String,
+    /// See [`ChangeKind`].
+    pub version: u64,
+    /// When, in ms since the Unix epoch (the op's `time`, or when the deletion was committed).
+    pub time: u64,
+    /// Who: the op's user, or the user who deleted the document.
+    pub user: String,
+    /// The op's `client` (`None` for a deletion).
+    pub client: Option<String>,
+    /// The op's `seq` (`None` for a deletion).
+    pub seq: Option<u64>,
+}
+
+/// A deletion to commit: who, when, and the version the document has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deletion {
+    /// The document's current version (recorded in the feed's `deleted` entry).
+    pub version: u64,
+    /// Who deletes it.
+    pub user: String,
+    /// When, in ms since the Unix epoch.
+    pub time: u64,
+}
+
+/// The outcome of checking a document's stored history against its hash chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verification {
+    /// Every record is readable, in place, spans the text its predecessor left, and carries
+    /// the hash the chain gives it.
+    Intact {
+        /// The document's version.
+        version: u64,
+        /// The hash of that version.
+        hash: ChainHash,
+    },
+    /// The first version whose record or hash does not match.
+    Broken {
+        /// That version.
+        version: u64,
+        /// What does not match.
+        reason: String,
+    },
 }
 
 /// A storage failure. Nothing built on a failed read or write is acknowledged.
@@ -124,7 +226,8 @@ pub enum StoreError {
 /// Durable history of every document.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// The document's current version: that of its last stored op, 0 if it has none.
+    /// The document's current version: that of its last stored op, 0 if it has none (or if it
+    /// is being deleted).
     async fn head(&self, doc: &DocId) -> Result<u64, StoreError>;
 
     /// The op that produced `version`, if stored.
@@ -146,15 +249,45 @@ pub trait Store: Send + Sync + 'static {
         version: u64,
     ) -> Result<(u64, String), StoreError>;
 
-    /// Writes `records` (consecutive, right after the current head) and `snapshots` as one
-    /// durable batch: when this returns `Ok`, all of them survive a crash; on `Err`, nothing
-    /// built on them may be acknowledged.
+    /// Writes `records` (consecutive, right after the current head, each with its chain hash)
+    /// and `snapshots` as one durable batch, with one changefeed entry per record: when this
+    /// returns `Ok`, all of them survive a crash; on `Err`, nothing built on them may be
+    /// acknowledged.
     async fn append(
         &self,
         doc: &DocId,
         records: &[OpRecord],
         snapshots: &[(u64, String)],
     ) -> Result<(), StoreError>;
+
+    /// Removes every record, snapshot and changefeed entry of `doc`, and appends one
+    /// [`ChangeKind::Deleted`] entry: all of it durable when this returns `Ok`, and a crash
+    /// part-way leaves the deletion to be completed when the store is opened again (never a
+    /// half-deleted document). Afterwards the document is at version 0, as if it never existed.
+    /// Only the document's task calls this, with nothing of the document left to commit.
+    async fn delete(&self, doc: &DocId, deletion: &Deletion) -> Result<(), StoreError>;
+
+    /// Up to `limit` ids of stored documents (version ≥ 1) that start with `prefix`, in
+    /// byte order, after `after` (exclusive) when given.
+    async fn list(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DocId>, StoreError>;
+
+    /// Up to `limit` durable changefeed entries with cursors above `after`, ascending.
+    async fn changes(&self, after: u64, limit: usize) -> Result<Vec<Change>, StoreError>;
+
+    /// The cursor of the newest durable changefeed entry (0 for an empty feed), updated as
+    /// commits become durable: readers wait on it for new entries.
+    fn changes_head(&self) -> tokio::sync::watch::Receiver<u64>;
+
+    /// The cursor up to which the webhook `name` has acknowledged the feed, if ever stored.
+    async fn webhook_cursor(&self, name: &str) -> Result<Option<u64>, StoreError>;
+
+    /// Durably records that the webhook `name` has acknowledged every entry up to `cursor`.
+    async fn set_webhook_cursor(&self, name: &str, cursor: u64) -> Result<(), StoreError>;
 
     /// Makes everything written so far durable (used at shutdown).
     async fn flush(&self) -> Result<(), StoreError>;
@@ -167,11 +300,9 @@ pub trait Store: Send + Sync + 'static {
     async fn content_at(&self, doc: &DocId, version: u64) -> Result<Document, StoreError> {
         let (at, text) = self.snapshot_at_or_before(doc, version).await?;
         let mut document = Document::from_text(&text);
-        replay(
-            doc,
-            &mut document,
-            &self.ops(doc, at, version, usize::MAX).await?,
-        )?;
+        let records = self.ops(doc, at, version, usize::MAX).await?;
+        contiguous(doc, at, version, &records)?;
+        replay(doc, &mut document, &records)?;
         Ok(document)
     }
 
@@ -181,16 +312,21 @@ pub trait Store: Send + Sync + 'static {
         let (at, text) = self.snapshot_at_or_before(doc, version).await?;
         let mut document = Document::from_text(&text);
         let records = self.ops(doc, at, version, usize::MAX).await?;
+        contiguous(doc, at, version, &records)?;
         replay(doc, &mut document, &records)?;
-        let last_time = match records.last() {
-            Some(record) => record.time,
-            None if version > 0 => self.op(doc, version).await?.map_or(0, |r| r.time),
-            None => 0,
+        let (last_time, hash) = match records.last() {
+            Some(record) => (record.time, record.hash),
+            None if version > 0 => self
+                .op(doc, version)
+                .await?
+                .map_or((0, ChainHash::GENESIS), |r| (r.time, r.hash)),
+            None => (0, ChainHash::GENESIS),
         };
         Ok(LoadedDoc {
             version,
             document,
             last_time,
+            hash,
         })
     }
 
@@ -208,6 +344,103 @@ pub trait Store: Send + Sync + 'static {
             }
         }
         Ok(lo)
+    }
+
+    /// What `GET /docs` shows about `doc`; `None` if it has no ops. Three reads: the head, its
+    /// record (length and modification time) and version 1 (creation time).
+    async fn summary(&self, doc: &DocId) -> Result<Option<DocSummary>, StoreError> {
+        let version = self.head(doc).await?;
+        if version == 0 {
+            return Ok(None);
+        }
+        let (Some(last), Some(first)) = (self.op(doc, version).await?, self.op(doc, 1).await?)
+        else {
+            // Deleted between the reads.
+            return Ok(None);
+        };
+        Ok(Some(DocSummary {
+            doc: doc.to_string(),
+            version,
+            length: last.op.target_len(),
+            created: first.time,
+            modified: last.time,
+        }))
+    }
+
+    /// Recomputes `doc`'s hash chain from its stored records, in pages, and reports the first
+    /// version that is missing, unreadable, does not span the text its predecessor left, or
+    /// whose hash is not the chain's.
+    async fn verify(&self, doc: &DocId) -> Result<Verification, StoreError> {
+        let head = self.head(doc).await?;
+        let (mut at, mut hash, mut len) = (0u64, ChainHash::GENESIS, 0usize);
+        while at < head {
+            let page = match self.ops(doc, at, head, VERIFY_PAGE).await {
+                Ok(page) => page,
+                Err(StoreError::Corrupt {
+                    version, reason, ..
+                }) => return Ok(Verification::Broken { version, reason }),
+                Err(other) => return Err(other),
+            };
+            if page.is_empty() {
+                return Ok(Verification::Broken {
+                    version: at + 1,
+                    reason: "the record is missing".into(),
+                });
+            }
+            for record in page {
+                let version = at + 1;
+                let broken = |reason: String| Ok(Verification::Broken { version, reason });
+                if record.version != version {
+                    return broken(format!(
+                        "the record is missing (the next one stored is version {})",
+                        record.version
+                    ));
+                }
+                if record.op.base_len() != len {
+                    return broken(format!(
+                        "the op spans {} characters, but version {} has {len}",
+                        record.op.base_len(),
+                        version - 1
+                    ));
+                }
+                let expected = hash.next(&record);
+                if record.hash != expected {
+                    return broken(format!(
+                        "the stored hash is {}, the chain gives {expected}",
+                        record.hash
+                    ));
+                }
+                (at, hash, len) = (version, expected, record.op.target_len());
+            }
+        }
+        Ok(Verification::Intact {
+            version: head,
+            hash,
+        })
+    }
+}
+
+/// Checks that `records` are exactly versions `after+1 ..= upto` (a document deleted during
+/// the read, or storage missing history, must not produce a wrong text).
+fn contiguous(doc: &DocId, after: u64, upto: u64, records: &[OpRecord]) -> Result<(), StoreError> {
+    for (i, record) in records.iter().enumerate() {
+        let expected = after + 1 + i as u64;
+        if record.version != expected {
+            return Err(missing(doc, expected));
+        }
+    }
+    let next = after + 1 + records.len() as u64;
+    if next <= upto {
+        return Err(missing(doc, next));
+    }
+    Ok(())
+}
+
+fn missing(doc: &DocId, version: u64) -> StoreError {
+    StoreError::Corrupt {
+        doc: doc.to_string(),
+        version,
+        reason: "the record is missing".into(),
     }
 }
 

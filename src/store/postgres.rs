@@ -6,6 +6,13 @@
 //!   version n of a document; the loser's whole commit fails ([`StoreError::VersionTaken`]).
 //! - `snapshots`: the text at some versions, same key.
 //! - `leases`: who owns each document, until when, under which fencing epoch ([`Leases`]).
+//! - `changes`: the global changefeed, one row per committed op or deletion, keyed by cursor;
+//!   `feed_head`: its one-row counter. Every commit (and deletion) moves the counter in the
+//!   same statement, which locks its row until the commit is durable, so cursors are handed out
+//!   and become visible in one order across every node: a reader that has seen cursor `c`
+//!   never later finds an entry below `c`. The price is that commits of all documents on the
+//!   database queue for that row, one at a time (`docs/storage.md`).
+//! - `webhook_cursors`: how far each webhook has acknowledged the feed.
 //!
 //! A commit is ONE statement — fence check (the lease row locked `FOR SHARE`, so a takeover
 //! waits for it), head check, op rows, snapshot rows — so it costs one round trip and is atomic:
@@ -14,17 +21,18 @@
 //! [`STORE_TIMEOUT`]; a connection that failed or timed out is dropped from the pool, never
 //! reused.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio::sync::watch;
 use tokio_postgres::NoTls;
 
 use super::lease::{Claim, Holder, Lease, Leases, Owner};
 use super::migrations::{latest, MIGRATIONS};
-use super::{OpRecord, Store, StoreError};
-use crate::config::limits::{STORE_POOL, STORE_TIMEOUT};
+use super::{ChainHash, Change, ChangeKind, Deletion, OpRecord, Store, StoreError};
+use crate::config::limits::{FEED_POLL, STORE_POOL, STORE_TIMEOUT};
 use crate::doc_id::DocId;
 
 /// The PostgreSQL implementation of [`Store`] and [`Leases`].
@@ -33,6 +41,9 @@ pub struct PgStore {
     pool: Pool,
     /// How to connect, for the one connection that is not pooled (the [`SoleNode`] lock).
     config: tokio_postgres::Config,
+    /// The newest changefeed cursor known to be durable: moved by this node's commits at
+    /// once, and by a poll of `feed_head` for the other nodes'.
+    feed: Arc<watch::Sender<u64>>,
 }
 
 /// The advisory lock a node holds for as long as it is the only node on its database (see
@@ -116,28 +127,82 @@ fn ms(ttl: Duration) -> i64 {
     i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)
 }
 
-const SELECT_OP: &str =
-    r#"SELECT version, op, client, seq, "user", time FROM ops WHERE doc = $1 AND version = $2"#;
-const SELECT_OPS: &str = r#"SELECT version, op, client, seq, "user", time FROM ops
+const SELECT_OP: &str = r#"SELECT version, op, client, seq, "user", time, hash FROM ops
+    WHERE doc = $1 AND version = $2"#;
+const SELECT_OPS: &str = r#"SELECT version, op, client, seq, "user", time, hash FROM ops
     WHERE doc = $1 AND version > $2 AND version <= $3 ORDER BY version LIMIT $4"#;
+const SELECT_CHANGES: &str = r#"SELECT cursor, kind, doc, version, time, "user", client, seq
+    FROM changes WHERE cursor > $1 ORDER BY cursor LIMIT $2"#;
+const LIST: &str = r#"SELECT doc FROM ops
+    WHERE version = 1 AND starts_with(doc, $1) AND doc COLLATE "C" > $2
+    ORDER BY doc COLLATE "C" LIMIT $3"#;
 
-/// The commit statement; `fenced` adds the lease check ($2 is then the epoch).
-fn append_sql(fenced: bool) -> String {
-    let fence = if fenced {
+/// The fence of a fenced statement ($2 the epoch), or none.
+fn fence_sql(fenced: bool) -> &'static str {
+    if fenced {
         "SELECT epoch FROM leases WHERE doc = $1 AND epoch = $2 FOR SHARE"
     } else {
         "SELECT $2::bigint AS epoch"
-    };
+    }
+}
+
+/// The deletion statement: everything of the document, and one `deleted` entry in the feed
+/// (its cursor from `feed_head`, whose row stays locked until the deletion is durable).
+fn delete_sql(fenced: bool) -> String {
+    let fence = fence_sql(fenced);
+    format!(
+        r#"WITH fence AS ({fence}),
+gone_ops AS (DELETE FROM ops WHERE doc = $1 AND EXISTS (SELECT 1 FROM fence) RETURNING 1),
+gone_snapshots AS (
+    DELETE FROM snapshots WHERE doc = $1 AND EXISTS (SELECT 1 FROM fence) RETURNING 1
+),
+gone_changes AS (
+    DELETE FROM changes WHERE doc = $1 AND EXISTS (SELECT 1 FROM fence) RETURNING 1
+),
+feed AS (
+    UPDATE feed_head SET cursor = cursor + 1 WHERE EXISTS (SELECT 1 FROM fence)
+    RETURNING cursor
+),
+entry AS (
+    INSERT INTO changes (cursor, kind, doc, version, time, "user")
+    SELECT cursor, 'deleted', $1, $3, $4, $5 FROM feed
+    RETURNING cursor
+)
+SELECT (SELECT count(*) FROM fence), (SELECT cursor FROM entry),
+    (SELECT count(*) FROM gone_ops) + (SELECT count(*) FROM gone_snapshots)
+        + (SELECT count(*) FROM gone_changes)"#
+    )
+}
+
+static DELETE: LazyLock<String> = LazyLock::new(|| delete_sql(false));
+static DELETE_FENCED: LazyLock<String> = LazyLock::new(|| delete_sql(true));
+
+/// The commit statement; `fenced` adds the lease check ($2 is then the epoch).
+fn append_sql(fenced: bool) -> String {
+    let fence = fence_sql(fenced);
     format!(
         r#"WITH fence AS ({fence}),
 head AS (SELECT coalesce(max(version), 0) AS v FROM ops WHERE doc = $1),
 ok AS (SELECT 1 FROM fence, head WHERE head.v = $3::bigint - 1),
 written AS (
-    INSERT INTO ops (doc, version, op, client, seq, "user", time)
-    SELECT $1, r.version, r.op, r.client, r.seq, r.usr, r.time
-    FROM unnest($4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::bigint[])
-        AS r(version, op, client, seq, usr, time)
+    INSERT INTO ops (doc, version, op, client, seq, "user", time, hash)
+    SELECT $1, r.version, r.op, r.client, r.seq, r.usr, r.time, r.hash
+    FROM unnest($4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::bigint[],
+        $12::text[]) AS r(version, op, client, seq, usr, time, hash)
     WHERE EXISTS (SELECT 1 FROM ok)
+    RETURNING 1
+),
+feed AS (
+    UPDATE feed_head SET cursor = cursor + cardinality($4::bigint[])
+    WHERE EXISTS (SELECT 1 FROM ok)
+    RETURNING cursor
+),
+logged AS (
+    INSERT INTO changes (cursor, kind, doc, version, time, "user", client, seq)
+    SELECT feed.cursor - cardinality($4::bigint[]) + r.n, 'op', $1, r.version, r.time, r.usr,
+        r.client, r.seq
+    FROM feed, unnest($4::bigint[], $6::text[], $7::bigint[], $8::text[], $9::bigint[])
+        WITH ORDINALITY AS r(version, client, seq, usr, time, n)
     RETURNING 1
 ),
 snapped AS (
@@ -147,7 +212,7 @@ snapped AS (
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM fence), (SELECT v FROM head), (SELECT count(*) FROM written),
-    (SELECT count(*) FROM snapped)"#
+    (SELECT count(*) FROM snapped), (SELECT count(*) FROM logged), (SELECT cursor FROM feed)"#
     )
 }
 
@@ -170,6 +235,21 @@ const RELEASE: &str =
     "UPDATE leases SET expires_at = now() WHERE doc = $1 AND incarnation = $2 AND epoch = $3";
 
 fn record_of(doc: &DocId, row: &tokio_postgres::Row) -> Result<OpRecord, StoreError> {
+    let mut record = unhashed_record_of(doc, row)?;
+    let hash: Option<String> = row.try_get(6)?;
+    record.hash = hash
+        .as_deref()
+        .and_then(ChainHash::from_hex)
+        .ok_or_else(|| StoreError::Corrupt {
+            doc: doc.to_string(),
+            version: record.version,
+            reason: format!("unreadable hash {hash:?}"),
+        })?;
+    Ok(record)
+}
+
+/// A record from its first six columns, with [`ChainHash::GENESIS`] as a placeholder hash.
+fn unhashed_record_of(doc: &DocId, row: &tokio_postgres::Row) -> Result<OpRecord, StoreError> {
     let version = row.try_get::<_, i64>(0)? as u64;
     let op_text: String = row.try_get(1)?;
     let op = serde_json::from_str(&op_text).map_err(|e| StoreError::Corrupt {
@@ -184,7 +264,61 @@ fn record_of(doc: &DocId, row: &tokio_postgres::Row) -> Result<OpRecord, StoreEr
         seq: seq_out(row.try_get(3)?),
         user: row.try_get(4)?,
         time: row.try_get::<_, i64>(5)? as u64,
+        hash: ChainHash::GENESIS,
     })
+}
+
+fn change_of(row: &tokio_postgres::Row) -> Result<Change, StoreError> {
+    let cursor = row.try_get::<_, i64>(0)? as u64;
+    let kind = match row.try_get::<_, &str>(1)? {
+        "op" => ChangeKind::Op,
+        "deleted" => ChangeKind::Deleted,
+        other => {
+            return Err(StoreError::Backend(
+                format!("changefeed entry {cursor} has the unknown kind {other:?}").into(),
+            ))
+        }
+    };
+    Ok(Change {
+        cursor,
+        kind,
+        doc: row.try_get(2)?,
+        version: row.try_get::<_, i64>(3)? as u64,
+        time: row.try_get::<_, i64>(4)? as u64,
+        user: row.try_get(5)?,
+        client: row.try_get(6)?,
+        seq: row.try_get::<_, Option<i64>>(7)?.map(seq_out),
+    })
+}
+
+/// Follows `feed_head` for the entries other nodes commit, until the store is dropped.
+async fn poll_feed(pool: Pool, feed: Weak<watch::Sender<u64>>) {
+    loop {
+        tokio::time::sleep(FEED_POLL).await;
+        let Some(feed) = feed.upgrade() else { return };
+        let read = async {
+            let client = pool.get().await.ok()?;
+            let row = client
+                .query_one("SELECT cursor FROM feed_head", &[])
+                .await
+                .ok()?;
+            row.try_get::<_, i64>(0).ok()
+        };
+        if let Ok(Some(head)) = tokio::time::timeout(STORE_TIMEOUT, read).await {
+            advance(&feed, head as u64);
+        }
+    }
+}
+
+/// Moves the known durable head forward (never back: polls and commits race).
+fn advance(feed: &watch::Sender<u64>, head: u64) {
+    feed.send_if_modified(|known| {
+        let moved = head > *known;
+        if moved {
+            *known = head;
+        }
+        moved
+    });
 }
 
 impl PgStore {
@@ -216,8 +350,21 @@ impl PgStore {
             .recycle_timeout(Some(STORE_TIMEOUT))
             .build()
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
-        let store = PgStore { pool, config };
+        let (feed, _) = watch::channel(0);
+        let store = PgStore {
+            pool,
+            config,
+            feed: Arc::new(feed),
+        };
         store.migrate().await?;
+        let head: i64 = store
+            .with(|c| {
+                Box::pin(async move { c.query_one("SELECT cursor FROM feed_head", &[]).await })
+            })
+            .await?
+            .try_get(0)?;
+        advance(&store.feed, head as u64);
+        tokio::spawn(poll_feed(store.pool.clone(), Arc::downgrade(&store.feed)));
         Ok(store)
     }
 
@@ -384,7 +531,84 @@ impl PgStore {
                 "schema migrated"
             );
         }
+        Self::chain_unhashed(&tx).await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Gives every op stored without a hash (by a build before migration 2) its link of the
+    /// chain, document by document, in the migrating transaction.
+    async fn chain_unhashed(tx: &deadpool_postgres::Transaction<'_>) -> Result<(), StoreError> {
+        let docs = tx
+            .query("SELECT DISTINCT doc FROM ops WHERE hash IS NULL", &[])
+            .await?;
+        for row in docs {
+            let text: String = row.try_get(0)?;
+            let doc = DocId::parse(&text).map_err(|e| StoreError::Corrupt {
+                doc: text.clone(),
+                version: 0,
+                reason: format!("ops of an invalid document id: {e}"),
+            })?;
+            let rows = tx
+                .query(
+                    r#"SELECT version, op, client, seq, "user", time FROM ops WHERE doc = $1
+                       ORDER BY version"#,
+                    &[&text],
+                )
+                .await?;
+            let update = tx
+                .prepare("UPDATE ops SET hash = $3 WHERE doc = $1 AND version = $2")
+                .await?;
+            let mut hash = ChainHash::GENESIS;
+            for row in &rows {
+                let mut record = unhashed_record_of(&doc, row)?;
+                hash = record.chain_after(&hash);
+                tx.execute(
+                    &update,
+                    &[&text, &big(record.version, "version")?, &hash.to_hex()],
+                )
+                .await?;
+            }
+            tracing::info!(%doc, ops = rows.len(), "hash chain computed for stored ops");
+        }
+        Ok(())
+    }
+
+    /// Removes `doc` (fenced by `epoch` when given) with its `deleted` feed entry.
+    async fn remove(
+        &self,
+        doc: &DocId,
+        epoch: Option<u64>,
+        deletion: &Deletion,
+    ) -> Result<(), StoreError> {
+        let epoch = epoch.map(|e| big(e, "epoch")).transpose()?;
+        let sql: &'static str = if epoch.is_some() {
+            DELETE_FENCED.as_str()
+        } else {
+            DELETE.as_str()
+        };
+        let doc_text = doc.as_str().to_owned();
+        let version = big(deletion.version, "version")?;
+        let time = big(deletion.time, "time")?;
+        let user = deletion.user.clone();
+        let row = self
+            .with(|c| {
+                Box::pin(async move {
+                    let st = c.prepare_cached(sql).await?;
+                    c.query_one(&st, &[&doc_text, &epoch, &version, &time, &user])
+                        .await
+                })
+            })
+            .await?;
+        if row.try_get::<_, i64>(0)? == 0 {
+            return Err(StoreError::Fenced {
+                doc: doc.to_string(),
+                epoch: epoch.unwrap_or_default() as u64,
+            });
+        }
+        if let Some(cursor) = row.try_get::<_, Option<i64>>(1)? {
+            advance(&self.feed, cursor as u64);
+        }
         Ok(())
     }
 
@@ -405,7 +629,9 @@ impl PgStore {
         let mut seqs = Vec::with_capacity(records.len());
         let mut users = Vec::with_capacity(records.len());
         let mut times = Vec::with_capacity(records.len());
+        let mut hashes = Vec::with_capacity(records.len());
         for r in records {
+            hashes.push(r.hash.to_hex());
             versions.push(big(r.version, "version")?);
             ops.push(
                 serde_json::to_string(&r.op).map_err(|e| StoreError::Corrupt {
@@ -450,6 +676,7 @@ impl PgStore {
                             &times,
                             &snap_versions,
                             &snap_texts,
+                            &hashes,
                         ],
                     )
                     .await
@@ -488,6 +715,14 @@ impl PgStore {
                 version: first as u64,
                 reason: format!("refused to store it after version {head}: a gap"),
             });
+        }
+        let logged: i64 = row.try_get(4)?;
+        if logged as usize != records.len() {
+            // Cannot happen (the rows went in together); committed, so say so loudly.
+            tracing::error!(%doc, logged, "ops committed without their changefeed entries");
+        }
+        if let Some(cursor) = row.try_get::<_, Option<i64>>(5)? {
+            advance(&self.feed, cursor as u64);
         }
         Ok(())
     }
@@ -581,6 +816,102 @@ impl Store for PgStore {
         snapshots: &[(u64, String)],
     ) -> Result<(), StoreError> {
         self.write(doc, None, records, snapshots).await
+    }
+
+    async fn delete(&self, doc: &DocId, deletion: &Deletion) -> Result<(), StoreError> {
+        self.remove(doc, None, deletion).await
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DocId>, StoreError> {
+        let prefix = prefix.to_owned();
+        let after = after.unwrap_or_default().to_owned();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .with(|c| {
+                Box::pin(async move {
+                    let st = c.prepare_cached(LIST).await?;
+                    c.query(&st, &[&prefix, &after, &limit]).await
+                })
+            })
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get(0)?;
+                DocId::parse(&id).map_err(|e| StoreError::Corrupt {
+                    doc: id.clone(),
+                    version: 1,
+                    reason: format!("ops of an invalid document id: {e}"),
+                })
+            })
+            .collect()
+    }
+
+    async fn changes(&self, after: u64, limit: usize) -> Result<Vec<Change>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let after = bound(after);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .with(|c| {
+                Box::pin(async move {
+                    let st = c.prepare_cached(SELECT_CHANGES).await?;
+                    c.query(&st, &[&after, &limit]).await
+                })
+            })
+            .await?;
+        let changes = rows.iter().map(change_of).collect::<Result<Vec<_>, _>>()?;
+        if let Some(last) = changes.last() {
+            // Read from the database, so durable: a reader may wait on it.
+            advance(&self.feed, last.cursor);
+        }
+        Ok(changes)
+    }
+
+    fn changes_head(&self) -> watch::Receiver<u64> {
+        self.feed.subscribe()
+    }
+
+    async fn webhook_cursor(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        let name = name.to_owned();
+        let row = self
+            .with(|c| {
+                Box::pin(async move {
+                    c.query_opt(
+                        "SELECT cursor FROM webhook_cursors WHERE name = $1",
+                        &[&name],
+                    )
+                    .await
+                })
+            })
+            .await?;
+        row.map(|row| Ok(row.try_get::<_, i64>(0)? as u64))
+            .transpose()
+    }
+
+    async fn set_webhook_cursor(&self, name: &str, cursor: u64) -> Result<(), StoreError> {
+        let name = name.to_owned();
+        let cursor = big(cursor, "cursor")?;
+        // Never backwards: nodes delivering the same webhook may store their cursors in any
+        // order, and each has delivered everything up to its own.
+        self.with(|c| {
+            Box::pin(async move {
+                c.execute(
+                    "INSERT INTO webhook_cursors (name, cursor) VALUES ($1, $2) \
+                     ON CONFLICT (name) DO UPDATE \
+                     SET cursor = greatest(webhook_cursors.cursor, EXCLUDED.cursor)",
+                    &[&name, &cursor],
+                )
+                .await
+            })
+        })
+        .await?;
+        Ok(())
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
@@ -715,6 +1046,15 @@ impl Leases for PgStore {
         snapshots: &[(u64, String)],
     ) -> Result<(), StoreError> {
         self.write(doc, Some(lease.epoch), records, snapshots).await
+    }
+
+    async fn delete_fenced(
+        &self,
+        doc: &DocId,
+        lease: Lease,
+        deletion: &Deletion,
+    ) -> Result<(), StoreError> {
+        self.remove(doc, Some(lease.epoch), deletion).await
     }
 
     async fn peer_secret(&self) -> Result<String, StoreError> {

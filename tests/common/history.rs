@@ -91,3 +91,26 @@ pub async fn all_ops(addr: SocketAddr, doc: &str, limit: Option<usize>) -> Vec<V
         assert!(pages < 10_000, "too many pages");
     }
 }
+
+/// `hash_0`, the hash chain's link at version 0, as the server writes it.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// `body` without its `hash` field, after checking that it is one (64 lowercase hex digits),
+/// so the rest of a body whose hash depends on times can be compared exactly.
+pub fn without_hash(mut body: Value) -> Value {
+    let hash = body
+        .as_object_mut()
+        .and_then(|map| map.remove("hash"))
+        .unwrap_or_else(|| panic!("{body} has no hash"));
+    let hash = hash
+        .as_str()
+        .unwrap_or_else(|| panic!("hash {hash} is not a string"));
+    assert!(
+        hash.len() == 64
+            && hash
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "hash {hash:?} is not 64 lowercase hex digits"
+    );
+    body
+}

@@ -66,6 +66,11 @@ impl TestServer {
         self.server = Some(server);
     }
 
+    /// The server's data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.config.data
+    }
+
     /// Stops the server gracefully.
     pub async fn stop(&mut self) {
         if let Some(server) = self.server.take() {

@@ -535,3 +535,187 @@ async fn only_a_node_with_the_secret_may_forward_for_a_user() {
         "{error:?}"
     );
 }
+
+/// The (type, doc, version) of every changefeed entry `node` serves.
+async fn feed_of(node: &ServerProcess) -> Vec<(String, String, u64)> {
+    let (status, page) = node.get("/changes?after=0&limit=1000").await;
+    assert_eq!(status, 200, "{page}");
+    page["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| {
+            (
+                c["type"].as_str().expect("type").to_owned(),
+                c["doc"].as_str().expect("doc").to_owned(),
+                c["version"].as_u64().expect("version"),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_writes_go_through_the_owner_and_the_changefeed_is_shared() {
+    use crate::common::StompClient;
+    use serde_json::json;
+    const DOC: &str = "owned-doc";
+    let db = postgres::database().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let nodes: Vec<ServerProcess> = (0..2).map(|i| start_node(dir.path(), &db, i)).collect();
+    for node in &nodes {
+        wait_ready(node, 200).await;
+    }
+    // Node 0 opens the document first, so it owns it.
+    for (i, text) in ["one", " two", " three"].into_iter().enumerate() {
+        let len = ["", "one", "one two"][i].len();
+        let op = if len == 0 {
+            json!([text])
+        } else {
+            json!([len, text])
+        };
+        let body = json!({"client": "w", "seq": i + 1, "base": i, "op": op}).to_string();
+        let (status, reply) =
+            crate::common::http::post(nodes[0].addr, &format!("/docs/{DOC}/ops"), &body).await;
+        assert_eq!(status, 200, "{reply}");
+    }
+    assert_eq!(owner_of(&db, DOC).await.map(|(n, _)| n), Some(0));
+    // A subscriber on node 1 is served by node 1's relay of the owner.
+    let mut watcher = StompClient::open(&nodes[1].ws_url()).await;
+    watcher.connect().await;
+    watcher
+        .subscribe_confirmed("w", &format!("/topic/doc/{DOC}"), &[])
+        .await;
+
+    // Node 1 does not own it: restore and delete there are refused, naming the owner; nothing
+    // is written.
+    let refused = [
+        (
+            "POST",
+            format!("/docs/{DOC}/restore"),
+            Some(json!({"version": 1, "client": "r", "seq": 1})),
+        ),
+        ("DELETE", format!("/docs/{DOC}"), None),
+    ];
+    for (method, path, body) in &refused {
+        let body = body.as_ref().map(|b| b.to_string());
+        let response = crate::common::http::request(
+            nodes[1].addr,
+            method,
+            path,
+            &[],
+            body.as_deref().map(str::as_bytes),
+        )
+        .await;
+        let answer = response.json();
+        assert_eq!(response.status, 503, "{method} {path}: {answer}");
+        assert_eq!(answer["error"]["code"], "unavailable", "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("owned by node n0"), "{message}");
+    }
+    assert_eq!(
+        get_doc(nodes[1].addr, DOC).await,
+        (3, "one two three".into())
+    );
+    // A copy is made by the target's task: nobody owns the new id, so node 1 takes it and
+    // reads the source from the database.
+    let (status, copied) = crate::common::http::post(
+        nodes[1].addr,
+        &format!("/docs/{DOC}/copy"),
+        &json!({"to": "copy-of-it"}).to_string(),
+    )
+    .await;
+    assert_eq!(
+        (status, copied["version"].clone()),
+        (200, json!(3)),
+        "{copied}"
+    );
+    assert_eq!(owner_of(&db, "copy-of-it").await.map(|(n, _)| n), Some(1));
+    assert_eq!(
+        all_ops(nodes[0].addr, "copy-of-it", None).await,
+        all_ops(nodes[0].addr, DOC, None).await
+    );
+    // A text merge is a submission at its base: node 1 makes it and forwards it to the owner,
+    // which merges it with what came after the base (" three"), once, however often it is sent.
+    let save = json!({"content": "ONE two", "base": 2, "client": "t", "seq": 1}).to_string();
+    for _ in 0..2 {
+        let (status, merged) =
+            crate::common::http::post(nodes[1].addr, &format!("/docs/{DOC}/text"), &save).await;
+        assert_eq!(
+            (status, merged["version"].clone()),
+            (200, json!(4)),
+            "{merged}"
+        );
+    }
+    let (status, stale) = crate::common::http::post(
+        nodes[1].addr,
+        &format!("/docs/{DOC}/text"),
+        &json!({"content": "x", "base": 9, "client": "t", "seq": 2}).to_string(),
+    )
+    .await;
+    assert_eq!(
+        (status, stale["error"]["code"].clone()),
+        (409, json!("version-in-future")),
+        "{stale}"
+    );
+    assert_eq!(
+        get_doc(nodes[0].addr, DOC).await,
+        (4, "ONE two three".into())
+    );
+    assert_eq!(
+        watcher.message_json().await["version"],
+        4,
+        "the merge reached node 1's subscriber"
+    );
+    // Reads of the history are served by any node, from the shared store.
+    let (status, verified) = nodes[1].get(&format!("/docs/{DOC}/verify")).await;
+    assert_eq!(
+        (status, verified["ok"].clone()),
+        (200, json!(true)),
+        "{verified}"
+    );
+
+    // On the owner the deletion goes through; node 1's subscriber hears of it.
+    let response =
+        crate::common::http::request(nodes[0].addr, "DELETE", &format!("/docs/{DOC}"), &[], None)
+            .await;
+    assert_eq!(response.status, 200, "{}", response.json());
+    assert_eq!(
+        watcher.message_json().await,
+        json!({"type": "deleted", "doc": DOC})
+    );
+    // One feed, in the database: both nodes serve the same entries.
+    let mut expected: Vec<_> = (1..=3)
+        .map(|v| ("op".to_owned(), "copy-of-it".to_owned(), v))
+        .collect();
+    expected.push(("deleted".to_owned(), DOC.to_owned(), 4));
+    assert_eq!(feed_of(&nodes[0]).await, expected);
+    assert_eq!(feed_of(&nodes[1]).await, expected);
+
+    // Node 0's event stream, from the deletion on, gets what node 1 commits next.
+    let (_, page) = nodes[0].get("/changes?after=0&limit=1000").await;
+    let seen = page["cursor"].as_u64().expect("cursor");
+    let addr = nodes[0].addr;
+    let stream =
+        tokio::spawn(async move { crate::history::stream_events(addr, Some(seen), None, 1).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The id starts over, on whichever node writes it first (node 1 now).
+    let body = json!({"client": "again", "seq": 1, "base": 0, "op": ["fresh"]}).to_string();
+    let (status, reply) =
+        crate::common::http::post(nodes[1].addr, &format!("/docs/{DOC}/ops"), &body).await;
+    assert_eq!(
+        (status, reply["version"].clone()),
+        (200, json!(1)),
+        "{reply}"
+    );
+    // (Nothing on node 0 reads the feed meanwhile: the stream learns of it by the poll.)
+    let events = stream.await.expect("stream task");
+    assert!(events[0].0 > seen, "{events:?}");
+    assert_eq!(
+        (events[0].1["doc"].clone(), events[0].1["version"].clone()),
+        (json!(DOC), json!(1)),
+        "{events:?}"
+    );
+    assert_eq!(get_doc(nodes[0].addr, DOC).await, (1, "fresh".into()));
+    let mut fed = feed_of(&nodes[0]).await;
+    assert_eq!(fed.pop(), Some(("op".to_owned(), DOC.to_owned(), 1)));
+}

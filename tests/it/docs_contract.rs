@@ -19,10 +19,10 @@ use otterdoc::error::{ErrorCode, Rejection};
 use otterdoc::http::{error_json as http_error_json, status as http_status};
 use otterdoc::identity::ANONYMOUS;
 use otterdoc::session::{ERRORS_DESTINATION, FEATURES};
-use otterdoc::store::{OpRecord, SledStore, Store, StoreError, FORMAT};
+use otterdoc::store::{ChainHash, Change, OpRecord, SledStore, Store, StoreError, FORMAT};
 use otterdoc::wire::{
-    error_event_json, leave_event_json, op_event_json, presence_event_json, snapshot_event_json,
-    PresenceEvent, PresenceUpdate, Submission, SubmissionIds,
+    deleted_event_json, error_event_json, leave_event_json, op_event_json, presence_event_json,
+    snapshot_event_json, PresenceEvent, PresenceUpdate, Submission, SubmissionIds,
 };
 use serde_json::{json, Value};
 use strum::IntoEnumIterator;
@@ -303,6 +303,7 @@ enum Example {
     Submission,
     OpEvent,
     SnapshotEvent,
+    DeletedEvent,
     ErrorEvent,
     PresenceUpdate,
     PresenceEvent,
@@ -345,6 +346,7 @@ fn check_protocol_example(value: &Value) -> Example {
                 field("doc").as_str().unwrap(),
                 field("version").as_u64().unwrap(),
                 field("content").as_str().unwrap(),
+                &ChainHash::from_hex(field("hash").as_str().unwrap()).expect("a hash"),
             );
             assert_eq!(&reparse(&json), value, "snapshot event shape");
             Example::SnapshotEvent
@@ -386,6 +388,11 @@ fn check_protocol_example(value: &Value) -> Example {
             });
             assert_eq!(&reparse(&json), value, "presence event shape");
             Example::PresenceEvent
+        }
+        Some("deleted") => {
+            let json = deleted_event_json(field("doc").as_str().unwrap());
+            assert_eq!(&reparse(&json), value, "deleted event shape");
+            Example::DeletedEvent
         }
         Some("leave") => {
             let json = leave_event_json(field("session").as_str().unwrap());
@@ -450,6 +457,7 @@ fn protocol_json_examples_match_the_server_bodies() {
         Example::Submission,
         Example::OpEvent,
         Example::SnapshotEvent,
+        Example::DeletedEvent,
         Example::ErrorEvent,
         Example::PresenceUpdate,
         Example::PresenceEvent,
@@ -599,6 +607,8 @@ fn http_paging_limits_are_the_code_limits() {
 fn http_json_examples_have_the_server_shapes() {
     let md = doc("http.md");
     let mut error_bodies = 0;
+    // The examples' hash chain: each op record's hash follows the previous example's.
+    let mut chain: Option<(u64, ChainHash)> = None;
     for (info, body) in fenced_blocks(&md) {
         if info != "json" {
             continue;
@@ -620,14 +630,59 @@ fn http_json_examples_have_the_server_shapes() {
             for record in value["ops"].as_array().unwrap() {
                 let parsed: OpRecord = serde_json::from_value(record.clone()).unwrap();
                 assert_eq!(&serde_json::to_value(&parsed).unwrap(), record);
+                let previous = match chain {
+                    _ if parsed.version == 1 => ChainHash::GENESIS,
+                    Some((v, hash)) if v + 1 == parsed.version => hash,
+                    _ => panic!("the ops examples in docs/http.md should start at version 1"),
+                };
+                let expected = previous.next(&parsed);
+                assert_eq!(parsed.hash, expected, "the hash of {record}");
+                chain = Some((parsed.version, expected));
             }
             assert!(value["next"].is_null() || value["next"].is_u64());
-        } else if keys == BTreeSet::from(["version", "op"]) {
+        } else if keys == BTreeSet::from(["version", "op"])
+            || keys == BTreeSet::from(["version", "op", "duplicate"])
+            || keys == BTreeSet::from(["version", "op", "restored", "duplicate"])
+        {
             Operation::from_json(&value["op"].to_string()).unwrap();
+        } else if keys == BTreeSet::from(["doc", "from", "to", "op", "inserted", "deleted"]) {
+            let op = Operation::from_json(&value["op"].to_string()).unwrap();
+            let (inserted, deleted) = otterdoc::document::op_size(&op);
+            assert_eq!(value["inserted"], inserted as u64, "{value}");
+            assert_eq!(value["deleted"], deleted as u64, "{value}");
+        } else if keys == BTreeSet::from(["changes", "cursor"]) {
+            for change in value["changes"].as_array().unwrap() {
+                let parsed: Change = serde_json::from_value(change.clone())
+                    .unwrap_or_else(|e| panic!("{change} is not a changefeed entry: {e}"));
+                assert_eq!(&serde_json::to_value(&parsed).unwrap(), change);
+            }
+        } else if keys == BTreeSet::from(["docs", "next"]) {
+            for summary in value["docs"].as_array().unwrap() {
+                let keys: BTreeSet<&str> = summary
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .map(String::as_str)
+                    .collect();
+                assert_eq!(
+                    keys,
+                    BTreeSet::from(["doc", "version", "length", "created", "modified"])
+                );
+            }
+        } else if keys.contains("hash") {
+            ChainHash::from_hex(value["hash"].as_str().unwrap()).expect("a hash");
+            assert!(
+                keys == BTreeSet::from(["doc", "version", "content", "hash"])
+                    || keys == BTreeSet::from(["doc", "ok", "version", "hash"]),
+                "unexpected JSON example in docs/http.md: {value}"
+            );
         } else {
             assert!(
-                keys == BTreeSet::from(["doc", "version", "content"])
-                    || keys == BTreeSet::from(["status"]),
+                keys == BTreeSet::from(["status"])
+                    || keys == BTreeSet::from(["doc", "ok", "version", "reason"])
+                    || keys == BTreeSet::from(["doc", "deleted", "version"])
+                    || keys
+                        == BTreeSet::from(["doc", "from", "source_version", "version", "history"]),
                 "unexpected JSON example in docs/http.md: {value}"
             );
         }
@@ -679,8 +734,13 @@ async fn storage_layout_is_what_oplog_writes() {
         seq: version,
         user: ANONYMOUS.into(),
         time: 1_795_308_520_042 + version,
+        hash: ChainHash::GENESIS,
     };
-    let records = [record(1, r#"["hello"]"#), record(2, r#"[5,"!"]"#)];
+    let mut records = [record(1, r#"["hello"]"#), record(2, r#"[5,"!"]"#)];
+    let mut hash = ChainHash::GENESIS;
+    for r in &mut records {
+        hash = r.chain_after(&hash);
+    }
     {
         let store = SledStore::open(&path).unwrap();
         store

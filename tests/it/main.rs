@@ -12,6 +12,8 @@
 //! - `durability`: restarts, `kill -9`, SIGTERM, on-disk format, CLI environment;
 //! - `crash`: the crash loop — `kill -9` at random moments, editors reconnecting and resubmitting;
 //! - `store_contract`: the `Store` contract, run against every implementation;
+//! - `history`: the history routes (hash chain, list, diff, restore, text, copy, delete) and
+//!   the changefeed, with STOMP editors and `kill -9`;
 //! - `cluster`: several nodes sharing one PostgreSQL (convergence across nodes);
 //! - `postgres_node`: one node on PostgreSQL (`--store`): restarts, readiness, a second node
 //!   refused, bad values, a node cut off from its database;
@@ -20,6 +22,7 @@
 //! - `security`: authentication and rights (the matrix), Origin checks and CORS;
 //! - `hostile`: hostile input of every kind against the real binary, with memory measured;
 //! - `hardening`: limits, rate limits, slow readers, metrics, readiness, admin routes, shutdown;
+//! - `speed_probe`: the history read-speed bench (ignored; prints figures);
 //! - `docs_contract`: `docs/` pinned to the code; `layering`: the module layering of `src/`.
 
 // A test binary exports nothing: `pub` in its helper modules means "shared across modules".
@@ -34,6 +37,7 @@ mod crash;
 mod docs_contract;
 mod durability;
 mod hardening;
+mod history;
 mod hostile;
 mod http_api;
 mod interop;
@@ -44,6 +48,7 @@ mod security;
 mod session_timing;
 mod smoke;
 mod sockjs;
+mod speed_probe;
 mod stomp_codec;
 mod stomp_protocol;
 mod stomp_tcp;

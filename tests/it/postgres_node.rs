@@ -207,3 +207,197 @@ async fn a_node_cut_off_from_postgres_stops_acking_and_recovers() {
     assert_eq!(seqs, [Some(1), Some(2)], "{ops:?}");
     assert_eq!(get_doc(server.addr, "cut-doc").await, (2, "ba".to_owned()));
 }
+
+/// `POST` of a JSON body on the real binary.
+async fn post(
+    server: &ServerProcess,
+    path: &str,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    crate::common::http::post(server.addr, path, &body.to_string()).await
+}
+
+/// Every changefeed entry of `server`, paged.
+async fn feed(server: &ServerProcess) -> Vec<serde_json::Value> {
+    let (mut out, mut after) = (Vec::new(), 0);
+    loop {
+        let (status, page) = server.get(&format!("/changes?after={after}&limit=3")).await;
+        assert_eq!(status, 200, "{page}");
+        let entries = page["changes"].as_array().expect("changes").clone();
+        if entries.is_empty() {
+            return out;
+        }
+        after = page["cursor"].as_u64().expect("cursor");
+        out.extend(entries);
+    }
+}
+
+fn entry(kind: &str, doc: &str, version: u64) -> (String, String, u64) {
+    (kind.to_owned(), doc.to_owned(), version)
+}
+
+fn entries(feed: &[serde_json::Value]) -> Vec<(String, String, u64)> {
+    feed.iter()
+        .map(|c| {
+            entry(
+                c["type"].as_str().expect("type"),
+                c["doc"].as_str().expect("doc"),
+                c["version"].as_u64().expect("version"),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_routes_and_the_changefeed_work_on_postgres_and_a_schema_1_database_is_upgraded() {
+    let db = postgres::database().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut server = node(dir.path(), &db);
+    wait_ready(&server, 200).await;
+    // Five versions of "notes": "a", "ab", … "abcde".
+    let mut text = String::new();
+    for (i, c) in ["a", "b", "c", "d", "e"].into_iter().enumerate() {
+        let op = if text.is_empty() {
+            json!([c])
+        } else {
+            json!([text.len(), c])
+        };
+        let (status, body) = post(
+            &server,
+            "/docs/notes/ops",
+            &json!({"client": "h", "seq": i + 1, "base": i, "op": op}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        text.push_str(c);
+    }
+    let (status, verified) = server.get("/docs/notes/verify").await;
+    assert_eq!(
+        (status, verified["ok"].clone()),
+        (200, json!(true)),
+        "{verified}"
+    );
+    let hash = verified["hash"].as_str().expect("hash").to_owned();
+    assert_eq!(
+        all_ops(server.addr, "notes", None).await[4]["hash"],
+        json!(hash),
+        "the chain's head is the last record's hash"
+    );
+    let (status, listed) = server.get("/docs?prefix=no").await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["docs"][0]["doc"], "notes", "{listed}");
+    assert_eq!(listed["docs"][0]["version"], 5, "{listed}");
+    let (status, diff) = server.get("/docs/notes/diff?from=1&to=4").await;
+    assert_eq!(status, 200, "{diff}");
+    assert_eq!(
+        (diff["inserted"].as_u64(), diff["deleted"].as_u64()),
+        (Some(3), Some(0))
+    );
+    let (status, restored) = post(
+        &server,
+        "/docs/notes/restore",
+        &json!({"version": 2, "client": "r", "seq": 1}),
+    )
+    .await;
+    assert_eq!(
+        (status, restored["version"].clone()),
+        (200, json!(6)),
+        "{restored}"
+    );
+    let (status, merged) = post(
+        &server,
+        "/docs/notes/text",
+        &json!({"content": "ab!", "base": 6, "client": "t", "seq": 1}),
+    )
+    .await;
+    assert_eq!(
+        (status, merged["version"].clone()),
+        (200, json!(7)),
+        "{merged}"
+    );
+    assert_eq!(get_doc(server.addr, "notes").await, (7, "ab!".to_owned()));
+    let (status, copied) = post(
+        &server,
+        "/docs/notes/copy",
+        &json!({"to": "notes-copy", "version": 5}),
+    )
+    .await;
+    assert_eq!(status, 200, "{copied}");
+    let copy_ops = all_ops(server.addr, "notes-copy", None).await;
+    assert_eq!(copy_ops, all_ops(server.addr, "notes", None).await[..5]);
+    let (status, _) = post(&server, "/docs/notes/copy", &json!({"to": "notes-copy"})).await;
+    assert_eq!(status, 409, "the target exists");
+
+    // Deleting: one durable statement; the feed keeps only the `deleted` entry of the document.
+    let response =
+        crate::common::http::request(server.addr, "DELETE", "/docs/notes", &[], None).await;
+    assert_eq!(response.status, 200, "{}", response.json());
+    let (status, _) = server.get("/docs/notes").await;
+    assert_eq!(status, 404);
+    let expected: Vec<_> = (1..=5)
+        .map(|v| entry("op", "notes-copy", v))
+        .chain([entry("deleted", "notes", 7)])
+        .collect();
+    let before = feed(&server).await;
+    assert_eq!(entries(&before), expected);
+    assert!(before
+        .windows(2)
+        .all(|w| w[0]["cursor"].as_u64() < w[1]["cursor"].as_u64()));
+    let left = postgres::client(&db)
+        .await
+        .query_one(
+            "SELECT (SELECT count(*) FROM ops WHERE doc = 'notes') \
+             + (SELECT count(*) FROM snapshots WHERE doc = 'notes')",
+            &[],
+        )
+        .await
+        .expect("count")
+        .get::<_, i64>(0);
+    assert_eq!(left, 0, "no row of the deleted document is left");
+
+    // kill -9: the feed is the same, and new entries continue above it.
+    server.kill9();
+    let mut server = node(dir.path(), &db);
+    assert_eq!(feed(&server).await, before);
+    let (status, body) = post(
+        &server,
+        "/docs/notes/ops",
+        &json!({"client": "h", "seq": 1, "base": 0, "op": ["again"]}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["version"].clone()),
+        (200, json!(1)),
+        "the id starts over: {body}"
+    );
+    let after = feed(&server).await;
+    assert_eq!(after.len(), before.len() + 1);
+    assert!(after[before.len()]["cursor"].as_u64() > before.last().unwrap()["cursor"].as_u64());
+    let (_, copy_verified) = server.get("/docs/notes-copy/verify").await;
+    assert_eq!(copy_verified["ok"], true, "{copy_verified}");
+
+    // A database as a build before migration 2 left it (no hashes, no feed): the next start
+    // migrates it and computes the chain of the ops already stored.
+    server.kill9();
+    postgres::client(&db)
+        .await
+        .batch_execute(
+            "DROP TABLE changes, feed_head, webhook_cursors; \
+             ALTER TABLE ops DROP COLUMN hash; \
+             DELETE FROM schema_migrations WHERE version >= 2;",
+        )
+        .await
+        .expect("back to schema 1");
+    let server = node(dir.path(), &db);
+    let (status, upgraded) = server.get("/docs/notes-copy/verify").await;
+    assert_eq!(status, 200, "{upgraded}");
+    assert_eq!(
+        upgraded, copy_verified,
+        "the same chain, computed at the upgrade"
+    );
+    assert_eq!(all_ops(server.addr, "notes-copy", None).await, copy_ops);
+    assert!(
+        feed(&server).await.is_empty(),
+        "ops stored before have no feed entries"
+    );
+}

@@ -249,6 +249,172 @@ async fn no_read_or_write_succeeds_without_the_right_claim() {
     assert_eq!(users, ["root", "writer", "writer"], "{after}");
 }
 
+/// One HTTP request with an optional bearer token: (status, JSON body).
+async fn call(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let auth = token.map(bearer);
+    let headers: Vec<(&str, &str)> = auth
+        .as_deref()
+        .map(|a| vec![("authorization", a)])
+        .unwrap_or_default();
+    let body = body.map(|b| b.to_string());
+    let response = request(
+        server.addr,
+        method,
+        path,
+        &headers,
+        body.as_deref().map(str::as_bytes),
+    )
+    .await;
+    (response.status, response.json())
+}
+
+#[tokio::test]
+async fn the_history_routes_and_the_changefeed_check_rights_like_the_others() {
+    let server = server().await;
+    let admin = hs256(&claims("root", &[], &["*"], 600), SECRET);
+    let admin = Some(admin.as_str());
+    let seed = |doc: &str, text: &str| {
+        (
+            format!("/docs/{doc}/ops"),
+            json!({"client": "seed", "seq": 1, "base": 0, "op": [text]}),
+        )
+    };
+    let (path, body) = seed("doc-h", "hello");
+    assert_eq!(call(&server, "POST", &path, admin, Some(body)).await.0, 200);
+
+    let expired = hs256(&claims("eve", &["*"], &["*"], -60), SECRET);
+    let reader = hs256(&claims("reader", &["doc-*"], &[], 600), SECRET);
+    let writer = hs256(&claims("writer", &[], &["doc-*"], 600), SECRET);
+    let other = hs256(&claims("other", &["other-*"], &["other-*"], 600), SECRET);
+    // (name, token, may read doc-*, may write doc-*); None: authentication fails.
+    type Case<'a> = (&'a str, Option<&'a str>, Option<(bool, bool)>);
+    let cases: [Case<'_>; 5] = [
+        ("no token", None, None),
+        ("expired", Some(&expired), None),
+        ("read-only", Some(&reader), Some((true, false))),
+        ("writer", Some(&writer), Some((true, true))),
+        ("other document", Some(&other), Some((false, false))),
+    ];
+    for (i, (name, token, rights)) in cases.into_iter().enumerate() {
+        let expect = |may: bool| match rights {
+            None => 401,
+            Some(_) if may => 200,
+            Some(_) => 403,
+        };
+        let (may_read, may_write) = rights.unwrap_or((false, false));
+        let check = |what: &str, got: (u16, Value), status: u16| {
+            assert_eq!(got.0, status, "{name}: {what} {}", got.1);
+            if status != 200 {
+                let code = if status == 401 {
+                    "unauthorized"
+                } else {
+                    "forbidden"
+                };
+                assert_eq!(got.1["error"]["code"], code, "{name}: {what}");
+            }
+        };
+        check(
+            "diff",
+            call(&server, "GET", "/docs/doc-h/diff?from=0", token, None).await,
+            expect(may_read),
+        );
+        check(
+            "verify",
+            call(&server, "GET", "/docs/doc-h/verify", token, None).await,
+            expect(may_read),
+        );
+        let seq = i as u64 + 10;
+        let restore = json!({"version": 1, "client": "r", "seq": seq});
+        check(
+            "restore",
+            call(&server, "POST", "/docs/doc-h/restore", token, Some(restore)).await,
+            expect(may_write),
+        );
+        let (_, current) = call(&server, "GET", "/docs/doc-h", admin, None).await;
+        let text =
+            json!({"content": "hello!", "base": current["version"], "client": "t", "seq": seq});
+        check(
+            "text",
+            call(&server, "POST", "/docs/doc-h/text", token, Some(text)).await,
+            expect(may_write),
+        );
+        // Copy: read on the source, write on the target.
+        let copy = json!({"to": format!("doc-copy-{i}"), "history": false});
+        check(
+            "copy",
+            call(&server, "POST", "/docs/doc-h/copy", token, Some(copy)).await,
+            expect(may_read && may_write),
+        );
+        let doomed = format!("doc-del-{i}");
+        let (path, body) = seed(&doomed, "bye");
+        assert_eq!(call(&server, "POST", &path, admin, Some(body)).await.0, 200);
+        check(
+            "delete",
+            call(&server, "DELETE", &format!("/docs/{doomed}"), token, None).await,
+            expect(may_write),
+        );
+        let still = call(&server, "GET", &format!("/docs/{doomed}"), admin, None)
+            .await
+            .0;
+        assert_eq!(
+            still,
+            if may_write { 404 } else { 200 },
+            "{name}: a refused delete deleted nothing"
+        );
+
+        // The listing and the feed need a token, and show only what it may read.
+        let listed = call(&server, "GET", "/docs?prefix=doc-", token, None).await;
+        let changes = call(&server, "GET", "/changes", token, None).await;
+        match rights {
+            None => {
+                check("list", listed, 401);
+                check("changes", changes, 401);
+                let stream = call(&server, "GET", "/changes/stream", token, None).await;
+                check("stream", stream, 401);
+            }
+            Some(_) => {
+                // The stream never ends: only its head is read.
+                let client = reqwest::Client::builder().no_proxy().build().unwrap();
+                let mut get = client.get(format!("http://{}/changes/stream", server.addr));
+                if let Some(token) = token {
+                    get = get.bearer_auth(token);
+                }
+                let head = tokio::time::timeout(WAIT, get.send())
+                    .await
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(head.status(), 200, "{name}: stream");
+                assert_eq!(listed.0, 200, "{name}");
+                assert_eq!(changes.0, 200, "{name}");
+                let docs = listed.1["docs"].as_array().unwrap();
+                let entries = changes.1["changes"].as_array().unwrap();
+                assert_eq!(!docs.is_empty(), may_read, "{name}: {}", listed.1);
+                assert_eq!(!entries.is_empty(), may_read, "{name}: {}", changes.1);
+                assert!(entries
+                    .iter()
+                    .all(|c| c["doc"].as_str().unwrap().starts_with("doc-")));
+            }
+        }
+    }
+    // Only the writer changed doc-h: its restore and its text.
+    let (_, ops) = call(&server, "GET", "/docs/doc-h/ops", admin, None).await;
+    let users: Vec<&str> = ops["ops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|op| op["user"].as_str().unwrap())
+        .collect();
+    assert_eq!(users, ["root", "writer", "writer"]);
+    let (_, copies) = call(&server, "GET", "/docs?prefix=doc-copy", admin, None).await;
+    assert_eq!(copies["docs"].as_array().unwrap().len(), 1, "{copies}");
+}
+
 #[tokio::test]
 async fn the_token_may_come_as_passcode_or_on_the_url_and_names_the_user() {
     let server = server().await;

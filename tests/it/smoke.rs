@@ -11,7 +11,7 @@ async fn submit_and_receive_an_op() {
     let snap = crate::common::stomp::body_json(&before[0]);
     assert_eq!(
         snap,
-        json!({"type":"snapshot","doc":"hello","version":0,"content":""})
+        json!({"type":"snapshot","doc":"hello","version":0,"content":"","hash":crate::common::history::GENESIS_HASH})
     );
     c.send_op(
         "hello",
@@ -30,5 +30,10 @@ async fn submit_and_receive_an_op() {
     assert_eq!(ev["op"], json!(["hi"]));
     let (status, body) = server.get("/docs/hello").await;
     assert_eq!(status, 200);
-    assert_eq!(body, json!({"doc":"hello","version":1,"content":"hi"}));
+    // The content comes with the hash of its version: the op event's.
+    assert_eq!(body["hash"], ev["hash"]);
+    assert_eq!(
+        crate::common::history::without_hash(body),
+        json!({"doc":"hello","version":1,"content":"hi"})
+    );
 }

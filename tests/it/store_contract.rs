@@ -11,7 +11,8 @@ use otterdoc::doc_id::DocId;
 use std::time::Duration;
 
 use otterdoc::store::{
-    Claim, Holder, Lease, Leases, OpRecord, PgStore, SledStore, Store, StoreError,
+    ChainHash, ChangeKind, Claim, Deletion, Holder, Lease, Leases, OpRecord, PgStore, SledStore,
+    Store, StoreError, Verification,
 };
 
 use crate::common::postgres;
@@ -33,7 +34,17 @@ fn record(version: u64, len: usize, text: &str, time: u64) -> OpRecord {
         seq: version,
         user: "anonymous".into(),
         time,
+        hash: ChainHash::GENESIS,
     }
+}
+
+/// `records` with their hash chain from `hash_0` (they must start at version 1).
+fn chained(mut records: Vec<OpRecord>) -> (Vec<OpRecord>, ChainHash) {
+    let mut hash = ChainHash::GENESIS;
+    for r in &mut records {
+        hash = r.chain_after(&hash);
+    }
+    (records, hash)
 }
 
 /// `n` records appending "0", "1", … "9", "0", … from version `first`, on a text of `len`.
@@ -60,6 +71,208 @@ async fn run_contract(open: Open<'_>) {
     everything_appended_survives_a_reopen(open).await;
     version_at_time_finds_the_last_op_by_then(open).await;
     concurrent_appends_to_many_documents_are_all_durable(open).await;
+    records_keep_their_hash_chain_and_verify_finds_the_first_break(open).await;
+    every_append_enters_the_changefeed_in_commit_order(open).await;
+    a_deletion_removes_everything_and_the_id_starts_over(open).await;
+    documents_are_listed_by_prefix_in_pages(open).await;
+    webhook_cursors_are_stored_durably(open).await;
+}
+
+async fn webhook_cursors_are_stored_durably(open: Open<'_>) {
+    {
+        let store = open();
+        assert_eq!(store.webhook_cursor("http://a/").await.unwrap(), None);
+        store.set_webhook_cursor("http://a/", 7).await.unwrap();
+        store.set_webhook_cursor("http://b/", 3).await.unwrap();
+        store.set_webhook_cursor("http://a/", 9).await.unwrap();
+    }
+    let store = open();
+    assert_eq!(store.webhook_cursor("http://a/").await.unwrap(), Some(9));
+    assert_eq!(store.webhook_cursor("http://b/").await.unwrap(), Some(3));
+}
+
+async fn records_keep_their_hash_chain_and_verify_finds_the_first_break(open: Open<'_>) {
+    let store = open();
+    let d = doc("chain");
+    let (all, last) = chained(records(1, 9, 0, 5));
+    store
+        .append(&d, &all[..4], &[(4, text_at(4))])
+        .await
+        .unwrap();
+    store.append(&d, &all[4..], &[]).await.unwrap();
+    assert_eq!(store.ops(&d, 0, 9, usize::MAX).await.unwrap(), all);
+    let loaded = store.load(&d).await.unwrap();
+    assert_eq!(loaded.hash, last, "load gives the hash of the head");
+    assert_eq!(
+        store.verify(&d).await.unwrap(),
+        Verification::Intact {
+            version: 9,
+            hash: last
+        }
+    );
+    // A record whose hash is not the chain's: verify names its version.
+    let b = doc("chain-broken");
+    let (mut bad, _) = chained(records(1, 5, 0, 5));
+    bad[2].user = "mallory".into();
+    store.append(&b, &bad, &[]).await.unwrap();
+    match store.verify(&b).await.unwrap() {
+        Verification::Broken { version, reason } => {
+            assert_eq!(version, 3, "{reason}");
+            assert!(reason.contains("hash"), "{reason}");
+        }
+        other => panic!("a broken chain verified: {other:?}"),
+    }
+}
+
+async fn every_append_enters_the_changefeed_in_commit_order(open: Open<'_>) {
+    let start = *open().changes_head().borrow();
+    {
+        let store = open();
+        let (x, y) = (doc("feed-x"), doc("feed-y"));
+        store.append(&x, &records(1, 2, 0, 50), &[]).await.unwrap();
+        store.append(&y, &records(1, 1, 0, 60), &[]).await.unwrap();
+        store.append(&x, &records(3, 1, 2, 70), &[]).await.unwrap();
+        let head = *store.changes_head().borrow();
+        let feed = store.changes(start, 100).await.unwrap();
+        assert_eq!(feed.last().map(|c| c.cursor), Some(head));
+        let seen: Vec<(String, u64)> = feed.iter().map(|c| (c.doc.clone(), c.version)).collect();
+        assert_eq!(
+            seen,
+            [("feed-x", 1), ("feed-x", 2), ("feed-y", 1), ("feed-x", 3)]
+                .map(|(d, v)| (d.to_owned(), v))
+        );
+        assert!(feed.windows(2).all(|w| w[0].cursor < w[1].cursor));
+        let first = &feed[0];
+        assert_eq!(first.kind, ChangeKind::Op);
+        assert_eq!(
+            (
+                first.time,
+                first.user.as_str(),
+                first.client.as_deref(),
+                first.seq
+            ),
+            (51, "anonymous", Some("c1"), Some(1))
+        );
+        // Paged: limit and after.
+        let page = store.changes(start, 2).await.unwrap();
+        assert_eq!(page, feed[..2]);
+        assert_eq!(store.changes(page[1].cursor, 100).await.unwrap(), feed[2..]);
+        assert!(store.changes(head, 100).await.unwrap().is_empty());
+        store.flush().await.unwrap();
+    }
+    // The same feed after a reopen, and new entries continue above it.
+    let store = open();
+    let again = store.changes(start, 100).await.unwrap();
+    assert_eq!(again.len(), 4);
+    let before = *store.changes_head().borrow();
+    assert_eq!(before, again[3].cursor);
+    store
+        .append(&doc("feed-y"), &records(2, 1, 1, 80), &[])
+        .await
+        .unwrap();
+    let next = store.changes(before, 100).await.unwrap();
+    assert_eq!(next.len(), 1);
+    assert!(next[0].cursor > before);
+}
+
+async fn a_deletion_removes_everything_and_the_id_starts_over(open: Open<'_>) {
+    let d = doc("doomed");
+    let start;
+    {
+        let store = open();
+        store
+            .append(
+                &d,
+                &records(1, 6, 0, 9),
+                &[(3, text_at(3)), (6, text_at(6))],
+            )
+            .await
+            .unwrap();
+        start = *store.changes_head().borrow();
+        let deletion = Deletion {
+            version: 6,
+            user: "remover".into(),
+            time: 99,
+        };
+        store.delete(&d, &deletion).await.unwrap();
+        assert_eq!(store.head(&d).await.unwrap(), 0);
+        assert!(store
+            .ops(&d, 0, u64::MAX, usize::MAX)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(store.op(&d, 1).await.unwrap(), None);
+        assert_eq!(
+            store.snapshot_at_or_before(&d, u64::MAX).await.unwrap(),
+            (0, String::new())
+        );
+        let feed = store.changes(start, 100).await.unwrap();
+        assert_eq!(feed.len(), 1, "{feed:?}");
+        assert_eq!(feed[0].kind, ChangeKind::Deleted);
+        assert_eq!(
+            (
+                feed[0].doc.as_str(),
+                feed[0].version,
+                feed[0].user.as_str(),
+                feed[0].time
+            ),
+            ("doomed", 6, "remover", 99)
+        );
+        // The document's op entries left the feed with it.
+        let all = store.changes(0, 100_000).await.unwrap();
+        assert!(all
+            .iter()
+            .all(|c| c.doc != "doomed" || c.kind == ChangeKind::Deleted));
+        assert!(store.list("doomed", None, 10).await.unwrap().is_empty());
+    }
+    let store = open();
+    assert_eq!(
+        store.head(&d).await.unwrap(),
+        0,
+        "still deleted after a reopen"
+    );
+    // The id starts again at version 1, with a fresh chain.
+    let (fresh, hash) = chained(records(1, 2, 0, 100));
+    store.append(&d, &fresh, &[]).await.unwrap();
+    assert_eq!(store.ops(&d, 0, 9, 9).await.unwrap(), fresh);
+    assert_eq!(
+        store.verify(&d).await.unwrap(),
+        Verification::Intact { version: 2, hash }
+    );
+}
+
+async fn documents_are_listed_by_prefix_in_pages(open: Open<'_>) {
+    let store = open();
+    for id in ["list.b", "list.a", "list.a.x", "list-c", "listz"] {
+        store
+            .append(&doc(id), &records(1, 1, 0, 0), &[])
+            .await
+            .unwrap();
+    }
+    let ids = |v: Vec<DocId>| v.iter().map(|d| d.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.list("list.", None, 10).await.unwrap()),
+        ["list.a", "list.a.x", "list.b"]
+    );
+    assert_eq!(
+        ids(store.list("list.", None, 2).await.unwrap()),
+        ["list.a", "list.a.x"]
+    );
+    assert_eq!(
+        ids(store.list("list.", Some("list.a.x"), 2).await.unwrap()),
+        ["list.b"]
+    );
+    assert_eq!(
+        ids(store.list("list", Some("list.b"), 10).await.unwrap()),
+        ["listz"]
+    );
+    assert_eq!(
+        ids(store.list("list", None, 10).await.unwrap()),
+        ["list-c", "list.a", "list.a.x", "list.b", "listz"]
+    );
+    let summary = store.summary(&doc("list.a")).await.unwrap().unwrap();
+    assert_eq!((summary.version, summary.length), (1, 1));
+    assert_eq!(store.summary(&doc("list.none")).await.unwrap(), None);
 }
 
 async fn a_document_without_ops_is_empty(open: Open<'_>) {
